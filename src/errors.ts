@@ -1,0 +1,115 @@
+/**
+ * Stable error codes carried by every {@link PkceError}. Switch on `code`, not on messages.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1
+ */
+export type PkceErrorCode =
+  | "invalid_argument"
+  | "invalid_config"
+  | "crypto_unavailable"
+  | "storage_unavailable"
+  | "no_transaction"
+  | "expired"
+  | "invalid_callback"
+  | "state_missing"
+  | "state_mismatch"
+  | "issuer_missing"
+  | "issuer_mismatch"
+  | "authorization_error"
+  | "token_error"
+  | "invalid_response"
+  | "network_error"
+  | "timeout"
+  | "aborted";
+
+/** Literal names of this library's error classes; they survive minification. */
+export type PkceErrorName = "PkceError" | "AuthorizationError" | "TokenError";
+
+const NAMES: ReadonlySet<string> = new Set<PkceErrorName>(["PkceError", "AuthorizationError", "TokenError"]);
+
+/**
+ * The one error type this library throws. Messages say what was wrong and what to do; they never
+ * contain a verifier, code, state or key.
+ * @example
+ * try { await flow.handleCallback() } catch (e) { if (isPkceError(e, "state_mismatch")) restart() }
+ */
+export class PkceError extends Error {
+  override readonly name: PkceErrorName = "PkceError";
+  /** Stable machine-readable reason. */
+  readonly code: PkceErrorCode;
+
+  constructor(code: PkceErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/**
+ * The authorization server redirected back with `error=` (RFC 6749 4.1.2.1). The fields are
+ * plain strings capped at 1,000 characters; render them as text, never as HTML.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1
+ */
+export class AuthorizationError extends PkceError {
+  override readonly name = "AuthorizationError" as const;
+  declare readonly code: "authorization_error";
+  /** The `error` parameter, e.g. `access_denied`. */
+  readonly error: string;
+  /** The `error_description` parameter, or `null`. */
+  readonly errorDescription: string | null;
+  /** The `error_uri` parameter, or `null`. */
+  readonly errorUri: string | null;
+
+  constructor(error: string, errorDescription: string | null, errorUri: string | null) {
+    super("authorization_error", `The authorization server refused the request (${describe(error)}).`);
+    this.error = error;
+    this.errorDescription = errorDescription;
+    this.errorUri = errorUri;
+  }
+}
+
+/**
+ * The token endpoint answered with a non-2xx status. `error` and `errorDescription` come from an
+ * RFC 6749 5.2 body or OpenRouter's `{ error: { code, message } }`; the raw body is never kept.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ */
+export class TokenError extends PkceError {
+  override readonly name = "TokenError" as const;
+  declare readonly code: "token_error";
+  /** HTTP status of the token endpoint's answer. */
+  readonly status: number;
+  /** RFC 6749 `error` (or OpenRouter's numeric code as a string), or `null`. */
+  readonly error: string | null;
+  /** Human-readable description from the server, capped at 1,000 characters, or `null`. */
+  readonly errorDescription: string | null;
+
+  constructor(status: number, error: string | null, errorDescription: string | null) {
+    super(
+      "token_error",
+      `The token endpoint answered HTTP ${status}${error === null ? "" : ` (${describe(error)})`}.`,
+    );
+    this.status = status;
+    this.error = error;
+    this.errorDescription = errorDescription;
+  }
+}
+
+// Server-chosen text enters a message only when it looks like an RFC 6749 error code.
+function describe(error: string): string {
+  return /^[\w.-]{1,64}$/.test(error) ? error : "unrecognised error";
+}
+
+/**
+ * Whether `value` is an error from this library (any bundle copy: checks `name` and `code`, not
+ * `instanceof`), optionally with the given code.
+ * @example
+ * if (isPkceError(e, "expired")) await flow.start()
+ */
+export function isPkceError(value: unknown, code?: PkceErrorCode): value is PkceError {
+  if (typeof value !== "object" || value === null) return false;
+  const { name, code: actual } = value as { name?: unknown; code?: unknown };
+  return (
+    typeof name === "string" &&
+    NAMES.has(name) &&
+    typeof actual === "string" &&
+    (code === undefined || actual === code)
+  );
+}

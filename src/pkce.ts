@@ -1,0 +1,69 @@
+import { PkceError } from "./errors.js";
+import { base64url, generateCodeVerifier, webCrypto } from "./random.js";
+
+/** PKCE code challenge methods. `plain` exists only for providers that need it; prefer `S256`. */
+export type CodeChallengeMethod = "S256" | "plain";
+
+/** A verifier with its challenge, ready for an authorization request. */
+export interface PkcePair {
+  codeVerifier: string;
+  codeChallenge: string;
+  codeChallengeMethod: CodeChallengeMethod;
+}
+
+/** Options of {@link createPkcePair}. */
+export interface PkcePairOptions {
+  /** Verifier length, 43..128. @default 64 */
+  length?: number;
+  /** Challenge method. @default "S256" */
+  method?: CodeChallengeMethod;
+}
+
+const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+
+/** @internal Validates a challenge method name. */
+export function checkMethod(method: unknown, code: "invalid_argument" | "invalid_config" = "invalid_argument"): CodeChallengeMethod {
+  if (method !== "S256" && method !== "plain") {
+    throw new PkceError(code, 'The code challenge method must be "S256" or "plain".');
+  }
+  return method;
+}
+
+/**
+ * The code challenge for a verifier: base64url(SHA-256(verifier)) for `S256`, the verifier itself
+ * for `plain`. Never falls back to `plain` on its own.
+ * @throws {PkceError} `invalid_argument` for a verifier that is not 43..128 unreserved characters or
+ *   an unknown method; `crypto_unavailable` when `crypto.subtle` is missing (insecure context).
+ * @see https://www.rfc-editor.org/rfc/rfc7636#section-4.2
+ * @example
+ * await createCodeChallenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+ * // "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+ */
+export async function createCodeChallenge(verifier: string, method: CodeChallengeMethod = "S256"): Promise<string> {
+  if (typeof verifier !== "string" || !VERIFIER.test(verifier)) {
+    throw new PkceError("invalid_argument", "The code verifier must be 43 to 128 characters from [A-Za-z0-9-._~].");
+  }
+  if (checkMethod(method) === "plain") return verifier;
+  const subtle = webCrypto().subtle as SubtleCrypto | undefined;
+  if (!subtle) {
+    throw new PkceError(
+      "crypto_unavailable",
+      "crypto.subtle is unavailable: serve the page over https (or from localhost) to use S256.",
+    );
+  }
+  const digest = await subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  return base64url(new Uint8Array(digest));
+}
+
+/**
+ * A new verifier and its challenge.
+ * @throws {PkceError} as {@link generateCodeVerifier} and {@link createCodeChallenge}.
+ * @see https://www.rfc-editor.org/rfc/rfc7636#section-4
+ * @example
+ * const { codeVerifier, codeChallenge, codeChallengeMethod } = await createPkcePair()
+ */
+export async function createPkcePair(options: PkcePairOptions = {}): Promise<PkcePair> {
+  const method = checkMethod(options.method ?? "S256");
+  const codeVerifier = generateCodeVerifier(options.length);
+  return { codeVerifier, codeChallenge: await createCodeChallenge(codeVerifier, method), codeChallengeMethod: method };
+}

@@ -1,0 +1,62 @@
+import { PkceError } from "./errors.js";
+
+// RFC 7636 4.1 unreserved characters: 66 of them.
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
+// Largest multiple of 66 below 256: bytes at or above it are dropped so every character is
+// equally likely (plain `byte % 66` would favour the first 58 characters).
+const LIMIT = 256 - (256 % ALPHABET.length);
+
+/** @internal Web Crypto, or a typed error when the page has none. */
+export function webCrypto(): Crypto {
+  const c = globalThis.crypto as Crypto | undefined;
+  if (!c || typeof c.getRandomValues !== "function") {
+    throw new PkceError("crypto_unavailable", "Web Crypto is not available in this environment.");
+  }
+  return c;
+}
+
+/**
+ * base64url without padding.
+ * @see https://www.rfc-editor.org/rfc/rfc7636#appendix-A
+ */
+export function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/**
+ * A fresh PKCE code verifier: `length` characters from RFC 7636's unreserved set, each uniform.
+ * @param length - 43 to 128 characters. @default 64
+ * @throws {PkceError} `invalid_argument` for a length outside 43..128 or not an integer;
+ *   `crypto_unavailable` without Web Crypto.
+ * @see https://www.rfc-editor.org/rfc/rfc7636#section-4.1
+ * @example
+ * const verifier = generateCodeVerifier() // 64 characters
+ */
+export function generateCodeVerifier(length = 64): string {
+  if (!Number.isInteger(length) || length < 43 || length > 128) {
+    throw new PkceError("invalid_argument", "The code verifier length must be an integer from 43 to 128.");
+  }
+  const c = webCrypto();
+  let out = "";
+  // About 77% of bytes are kept; asking for twice the length makes a second round rare.
+  const bytes = new Uint8Array(length * 2);
+  while (out.length < length) {
+    c.getRandomValues(bytes);
+    for (let i = 0; i < bytes.length && out.length < length; i++) {
+      const b = bytes[i]!;
+      if (b < LIMIT) out += ALPHABET[b % ALPHABET.length];
+    }
+  }
+  return out;
+}
+
+/**
+ * A fresh `state` value: 256 random bits as 43 base64url characters.
+ * @throws {PkceError} `crypto_unavailable` without Web Crypto.
+ * @see https://www.rfc-editor.org/rfc/rfc9700#section-2.1
+ */
+export function generateState(): string {
+  return base64url(webCrypto().getRandomValues(new Uint8Array(32)));
+}

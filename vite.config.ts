@@ -1,0 +1,69 @@
+/// <reference types="vitest/config" />
+import { defineConfig } from "vite";
+import { playwright } from "@vitest/browser-playwright";
+
+/** Debian's Chromium with the flags this machine needs (no sandbox as root, closed network). */
+export const CHROMIUM = {
+  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+  ],
+};
+
+export default defineConfig({
+  build: {
+    lib: {
+      entry: "src/index.ts",
+      name: "PkceFlow",
+      formats: ["es", "iife"],
+      fileName: (format) => (format === "es" ? "pkce-flow.js" : "pkce-flow.iife.js"),
+    },
+    sourcemap: true,
+    minify: true,
+    target: "es2022",
+    emptyOutDir: true,
+  },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", environment: "happy-dom", include: ["test/unit/**/*.test.ts"] },
+      },
+      {
+        extends: true,
+        test: {
+          name: "browser",
+          include: ["test/unit/**/*.test.ts"],
+          browser: {
+            enabled: true,
+            headless: true,
+            provider: playwright({ launchOptions: CHROMIUM }),
+            instances: [{ browser: "chromium" }],
+            screenshotFailures: false,
+          },
+        },
+      },
+      {
+        extends: true,
+        test: { name: "build", environment: "node", include: ["test/build/**/*.test.ts"], testTimeout: 30_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: "e2e",
+          environment: "node",
+          include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
