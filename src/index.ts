@@ -5,3 +5,18 @@ export { createCodeChallenge, createPkcePair } from "./pkce.js";
 export type { CodeChallengeMethod, PkcePair, PkcePairOptions } from "./pkce.js";
 export { parseCallback } from "./callback.js";
 export type { CallbackExpectations, CallbackResult } from "./callback.js";
+export { createFlow } from "./flow.js";
+export type { Flow, FlowOptions, FlowSnapshot, FlowStatus, StartOptions } from "./flow.js";
+export type { StorageLike } from "./storage.js";
+export type { Provider, AuthorizationParams, TokenParams } from "./provider.js";
+export { openRouter, buildCreateAuthCodeRequest, readCreateAuthCodeResponse } from "./providers/openrouter.js";
+export type {
+  OpenRouterOptions,
+  OpenRouterKeySettings,
+  OpenRouterResult,
+  UsageLimitType,
+  CreateAuthKeysCodeRequest,
+  CreatedAuthCode,
+} from "./providers/openrouter.js";
+export { oauth2, discover } from "./providers/oauth2.js";
+export type { OAuth2Options, OAuth2Result, DiscoverOptions } from "./providers/oauth2.js";

@@ -1,0 +1,45 @@
+import type { CodeChallengeMethod } from "./pkce.js";
+
+/** What a provider needs to build the authorization URL. */
+export interface AuthorizationParams {
+  state: string;
+  codeChallenge: string;
+  codeChallengeMethod: CodeChallengeMethod;
+}
+
+/** What a provider needs to build the token request, taken from the stored transaction. */
+export interface TokenParams {
+  code: string;
+  codeVerifier: string;
+  codeChallengeMethod: CodeChallengeMethod;
+  redirectUri: string;
+}
+
+/**
+ * A provider: a plain object that builds the authorization URL and the token request, and reads
+ * the token response. {@link openRouter} and {@link oauth2} make one; `createFlow` drives it.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1
+ */
+export interface Provider<Result = unknown> {
+  /** Scopes stored transactions, so two providers in one storage never take each other's. */
+  readonly id: string;
+  /** The redirect URI sent with the authorization request (and, for RFC 6749, the token request). */
+  readonly redirectUri: string;
+  /** The PKCE method this provider uses. */
+  readonly codeChallengeMethod: CodeChallengeMethod;
+  /** The issuer identifier a callback's `iss` must equal (RFC 9207), if known. */
+  readonly issuer?: string | undefined;
+  /** The server always sends `iss`: a callback without one is refused. */
+  readonly requireIssuer?: boolean | undefined;
+  /** Accept a callback without `state` when exactly one transaction of this provider is pending. */
+  readonly statelessCallback?: boolean | undefined;
+  /** The URL to send the user to. Sends nothing. */
+  authorizationUrl(params: AuthorizationParams): URL;
+  /** The token request for a validated callback. Sends nothing. */
+  tokenRequest(params: TokenParams): Request;
+  /**
+   * Maps a 2xx JSON object from the token endpoint to the result.
+   * @throws {PkceError} `invalid_response` when required fields are missing or mistyped.
+   */
+  parseResult(body: Record<string, unknown>): Result;
+}
