@@ -56,9 +56,12 @@ export function parseCallback(url: string | URL, expected: CallbackExpectations 
     throw new PkceError("invalid_callback", "The callback URL is not an absolute URL.");
   }
   const params = new Map<string, string>();
+  // Names seen, empty values included: `state=&state=x` is a duplicate even though "" counts as absent.
+  const seen = new Set<string>();
   for (const [name, value] of new URLSearchParams(parsed.search)) {
-    if (params.has(name)) fail("invalid_callback", `The callback repeats the "${paramName(name)}" parameter.`);
+    if (seen.has(name)) fail("invalid_callback", `The callback repeats the "${paramName(name)}" parameter.`);
     if (value.length > MAX_PARAM || name.length > MAX_PARAM) fail("invalid_callback", "A callback parameter is longer than 8 KiB.");
+    seen.add(name);
     if (value !== "") params.set(name, value);
   }
   for (const name of FOREIGN) {
