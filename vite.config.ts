@@ -1,6 +1,9 @@
 /// <reference types="vitest/config" />
 import { defineConfig } from "vite";
 import { playwright } from "@vitest/browser-playwright";
+import { openRouterEmulator } from "./demo/emulator/plugin.ts";
+import { oidcDevServer } from "./demo/oidc/plugin.ts";
+import { demoPages } from "./demo/plugin.ts";
 
 /** Debian's Chromium with the flags this machine needs (no sandbox as root, closed network). */
 export const CHROMIUM = {
@@ -17,6 +20,14 @@ export const CHROMIUM = {
 };
 
 export default defineConfig({
+  // `npm run demo`: the demo pages, the OpenRouter emulator under /openrouter and an OpenID
+  // Connect server on its own port. PKCE_DEMO_EMULATOR_URL points the pages at another emulator.
+  plugins: [
+    openRouterEmulator(),
+    oidcDevServer(),
+    demoPages({ emulatorUrl: process.env.PKCE_DEMO_EMULATOR_URL, oidcIssuer: process.env.PKCE_DEMO_OIDC_ISSUER }),
+  ],
+  server: { host: "127.0.0.1" },
   build: {
     lib: {
       entry: "src/index.ts",
