@@ -35,6 +35,8 @@ if (!oidcIssuer) {
       event.preventDefault();
       flow.start().catch(fail);
     });
+    // Enabled only now: a click before discovery finished would submit the form natively.
+    $("connect").removeAttribute("disabled");
     const result = await flow.handleCallback().catch(() => null);
     if (result) {
       $("result").hidden = false;
