@@ -71,7 +71,7 @@ export interface Flow<Result> {
 const CALLBACK_PARAMS = new Set(["code", "state", "iss", "error", "error_description", "error_uri"]);
 // Shared by every flow of the page, so StrictMode's double effect (even with two flow objects)
 // sends one request. Keyed by provider and URL, both before and after the address bar is cleaned.
-const inflight = new Map<string, Promise<unknown>>();
+const inflight = new Map<string, { promise: Promise<unknown>; owner: object; returnTo: string | null }>();
 
 /**
  * Creates the flow for one provider. Touches no browser global until a method is called.
@@ -168,7 +168,17 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
     }
     const key = `${provider.id} ${url.href}`;
     const shared = inflight.get(key);
-    if (shared) return shared as Promise<Result | null>;
+    if (shared) {
+      // Another flow object sends it: follow its outcome, so this flow's status moves too.
+      if (shared.owner !== listeners) {
+        set("exchanging", undefined, shared.returnTo);
+        shared.promise.then(
+          () => set("authorized", undefined, shared.returnTo),
+          (error) => set("failed", error, shared.returnTo),
+        );
+      }
+      return shared.promise as Promise<Result | null>;
+    }
     let found: ReturnType<typeof match>;
     try {
       found = match(url);
@@ -192,7 +202,7 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
       }
     })();
     const keys = [key, `${provider.id} ${cleaned}`];
-    for (const k of keys) inflight.set(k, promise);
+    for (const k of keys) inflight.set(k, { promise, owner: listeners, returnTo: entry.tx.returnTo });
     const forget = () => keys.forEach((k) => inflight.delete(k));
     promise.then(forget, forget);
     return promise;

@@ -48,8 +48,13 @@ export async function sendRequest(request: Request, options: SendOptions = {}, s
       referrerPolicy: "no-referrer",
       signal: controller.signal,
     };
+    // Raced against the signal, so the timeout and abort hold even for a fetch that ignores it.
+    const abort = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener("abort", () => reject(new DOMException("The request was aborted.", "AbortError")), { once: true });
+    });
     try {
-      return await readJson(await (options.fetch ?? globalThis.fetch)(new Request(request, init), init), secrets);
+      const response = await Promise.race([(options.fetch ?? globalThis.fetch)(new Request(request, init), init), abort]);
+      return await Promise.race([readJson(response, secrets), abort]);
     } catch (error) {
       if (error instanceof PkceError) throw error;
       return stop(error);
@@ -96,9 +101,10 @@ function parseObject(text: string): JsonObject | null {
 // Server text may echo what it was sent; a secret is blanked before the text is kept.
 function clean(value: unknown, secrets: string[]): string | null {
   if (typeof value !== "string" && typeof value !== "number") return null;
-  let text = String(value).slice(0, MAX_TEXT);
+  // Blanked before capping, so a secret cut by the cap cannot survive in part.
+  let text = String(value);
   for (const secret of secrets) if (secret) text = text.split(secret).join("[redacted]");
-  return text;
+  return text.slice(0, MAX_TEXT);
 }
 
 // A cause is kept only as its name and cleaned message, never as the original object.

@@ -55,7 +55,8 @@ const unavailable = (cause?: unknown): never => {
  */
 export function createTransactionStore(options: StoreOptions): TransactionStore {
   const { keyPrefix, ttlMs } = options;
-  const now = options.now ?? Date.now;
+  // Read at each use (not captured here), as the flow stamps createdAt with Date.now() at each use.
+  const now = options.now ?? (() => Date.now());
   const storage = (): StorageLike => {
     try {
       const s = typeof options.storage === "function" ? options.storage() : options.storage;

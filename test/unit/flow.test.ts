@@ -1,0 +1,908 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { AuthorizationError, PkceError, TokenError, createCodeChallenge, createFlow, oauth2, openRouter } from "../../src/index.ts";
+import type { FlowOptions, FlowStatus, OAuth2Options, OAuth2Result, OpenRouterOptions, OpenRouterResult, Provider, StorageLike } from "../../src/index.ts";
+import type { Transaction } from "../../src/storage.ts";
+import { rejection } from "./helpers/errors.ts";
+import { fetchRecorder, hang, json, text, type RecordedCall } from "./helpers/fetch.ts";
+import { pageUrl, restorePageAfterEach, showInAddressBar } from "./helpers/page.ts";
+import { errorSurfaces, leaked, recordConsole } from "./helpers/secrets.ts";
+import { CorruptingStorage, DroppingStorage, FullStorage, MemoryStorage, blockSessionStorage, keysWithPrefix, throwingStorage } from "./helpers/storage.ts";
+
+const PREFIX = "pkce-flow:";
+const OPENROUTER = "https://openrouter.example";
+const AS = "https://as.example";
+const CODE = "Code-SENTINEL-4b9a2f7e";
+const KEY = "sk-or-v1-KEY-SENTINEL-7d1e0c55";
+const T0 = 1_900_000_000_000;
+
+// Every secret a test has seen: the constants above plus each stored verifier and state. After each
+// test, nothing the library wrote to the console may contain any of them.
+const seen = new Map<string, string>([
+  ["code", CODE],
+  ["key", KEY],
+]);
+let consoleRecord: ReturnType<typeof recordConsole>;
+
+restorePageAfterEach();
+beforeEach(() => {
+  consoleRecord = recordConsole();
+});
+afterEach(() => {
+  const output = consoleRecord.text();
+  consoleRecord.restore();
+  vi.restoreAllMocks();
+  vi.useRealTimers();
+  expect(leaked([output], Object.fromEntries(seen))).toEqual([]);
+});
+
+/** The transactions under `prefix` in `storage`; their secrets join the watch list. */
+function stored(storage: StorageLike = sessionStorage, prefix = PREFIX): Transaction[] {
+  return keysWithPrefix(storage, prefix).map((key) => {
+    const tx = JSON.parse(storage.getItem(key)!) as Transaction;
+    seen.set(`verifier ${tx.state}`, tx.codeVerifier);
+    seen.set(`state ${tx.state}`, tx.state);
+    return tx;
+  });
+}
+
+/** The secrets of one transaction, for leak checks. */
+function secretsOf(tx: Transaction): Record<string, string> {
+  return { code: CODE, key: KEY, verifier: tx.codeVerifier, state: tx.state };
+}
+
+/** Asserts that neither the error (message, cause, fields), the snapshot nor the console shows a secret of `tx`. */
+function expectNoSecrets(error: unknown, flow: { snapshot(): unknown }, tx: Transaction): void {
+  expect(leaked([...errorSurfaces(error), JSON.stringify(flow.snapshot()), consoleRecord.text()], secretsOf(tx))).toEqual([]);
+}
+
+function openRouterProvider(options: Partial<OpenRouterOptions> = {}): Provider<OpenRouterResult> {
+  return openRouter({ callbackUrl: `${pageUrl()}?keep=1`, baseUrl: OPENROUTER, ...options });
+}
+
+function oauth2Provider(options: Partial<OAuth2Options> = {}): Provider<OAuth2Result> {
+  return oauth2({
+    clientId: "my-spa",
+    authorizationEndpoint: `${AS}/authorize`,
+    tokenEndpoint: `${AS}/token`,
+    redirectUri: pageUrl(),
+    scope: ["openid", "profile"],
+    ...options,
+  });
+}
+
+/** Where OpenRouter sends the user back: the callback_url it was given, plus `params`. */
+function openRouterCallback(auth: URL, params = `code=${CODE}`): string {
+  return `${auth.searchParams.get("callback_url")}&${params}#section`;
+}
+
+/** Where an RFC 6749 server sends the user back: the redirect URI plus `params` and state. */
+function oauth2Callback(auth: URL, params = `code=${CODE}`): string {
+  return `${auth.searchParams.get("redirect_uri")}?${params}&keep=1&state=${auth.searchParams.get("state")}#section`;
+}
+
+const OAUTH2_TOKENS = { access_token: KEY, token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1", scope: "openid profile", id_token: "h.p.s" };
+
+interface ProviderCase<R> {
+  name: string;
+  provider: () => Provider<R>;
+  callback: (auth: URL, params?: string) => string;
+  success: () => Response;
+  result: () => R;
+  tokenUrl: string;
+  checkRequest: (call: RecordedCall, tx: Transaction, auth: URL) => Promise<void>;
+}
+
+const openRouterCase: ProviderCase<OpenRouterResult> = {
+  name: "OpenRouter",
+  provider: () => openRouterProvider(),
+  callback: openRouterCallback,
+  success: () => json(200, { key: KEY, user_id: "user_2yOP" }),
+  result: () => ({ key: KEY, userId: "user_2yOP" }),
+  tokenUrl: `${OPENROUTER}/api/v1/auth/keys`,
+  async checkRequest(call, tx) {
+    expect(call.request.headers.get("content-type")).toBe("application/json");
+    expect(call.request.headers.has("authorization")).toBe(false);
+    expect(JSON.parse(await call.body)).toEqual({ code: CODE, code_verifier: tx.codeVerifier, code_challenge_method: "S256" });
+  },
+};
+
+const oauth2Case: ProviderCase<OAuth2Result> = {
+  name: "oauth2",
+  provider: () => oauth2Provider(),
+  callback: oauth2Callback,
+  success: () => json(200, OAUTH2_TOKENS),
+  result: () => ({ accessToken: KEY, tokenType: "Bearer", expiresIn: 3600, refreshToken: "rt-1", scope: "openid profile", idToken: "h.p.s", raw: OAUTH2_TOKENS }),
+  tokenUrl: `${AS}/token`,
+  async checkRequest(call, tx, auth) {
+    expect(call.request.headers.get("content-type")).toBe("application/x-www-form-urlencoded");
+    expect(call.request.headers.has("authorization")).toBe(false);
+    const body = await call.body;
+    const expected = new URLSearchParams({
+      grant_type: "authorization_code",
+      code: CODE,
+      redirect_uri: pageUrl(),
+      client_id: "my-spa",
+      code_verifier: tx.codeVerifier,
+    });
+    expect(body).toBe(expected.toString());
+    expect(new URLSearchParams(body).get("redirect_uri")).toBe(auth.searchParams.get("redirect_uri"));
+  },
+};
+
+const PROVIDERS = [openRouterCase, oauth2Case] as ProviderCase<unknown>[];
+
+/** A flow with a fetch recorder that answers with the provider's success body unless told otherwise. */
+function setup<R>(c: ProviderCase<R>, options: FlowOptions = {}, respond?: Parameters<typeof fetchRecorder>[0]) {
+  const recorder = fetchRecorder(respond ?? (() => c.success()));
+  const flow = createFlow(c.provider(), { fetch: recorder.fetch, ...options });
+  const statuses: FlowStatus[] = [flow.status];
+  flow.subscribe((snapshot) => statuses.push(snapshot.status));
+  return { recorder, flow, statuses };
+}
+
+describe("authorize() and start()", () => {
+  it("gives OpenRouter the S256 challenge of the stored verifier and the stored state inside callback_url", async () => {
+    const { flow } = setup(openRouterCase);
+    const auth = await flow.authorize();
+    const [tx] = stored();
+    expect(stored()).toHaveLength(1);
+    expect(auth.origin + auth.pathname).toBe(`${OPENROUTER}/auth`);
+    expect(auth.searchParams.get("code_challenge")).toBe(await createCodeChallenge(tx!.codeVerifier));
+    expect(auth.searchParams.get("code_challenge_method")).toBe("S256");
+    expect(auth.searchParams.get("callback_url")).toBe(`${pageUrl()}?keep=1&state=${tx!.state}`);
+    expect(tx).toMatchObject({ codeChallengeMethod: "S256", provider: "openrouter", issuer: null, returnTo: null, redirectUri: `${pageUrl()}?keep=1` });
+    expect(sessionStorage.getItem(PREFIX + tx!.state)).not.toBeNull();
+  });
+
+  it("gives an oauth2 server the S256 challenge of the stored verifier and the stored state", async () => {
+    const { flow } = setup({ ...oauth2Case, provider: () => oauth2Provider({ issuer: AS }) });
+    const auth = await flow.authorize();
+    const [tx] = stored();
+    expect(auth.searchParams.get("code_challenge")).toBe(await createCodeChallenge(tx!.codeVerifier));
+    expect(auth.searchParams.get("state")).toBe(tx!.state);
+    expect(auth.searchParams.get("redirect_uri")).toBe(tx!.redirectUri);
+    expect(tx).toMatchObject({ codeChallengeMethod: "S256", issuer: AS, returnTo: null });
+  });
+
+  it("stores a plain transaction when the OpenRouter preset asks for plain", async () => {
+    const { flow } = setup({ ...openRouterCase, provider: () => openRouterProvider({ codeChallengeMethod: "plain" }) });
+    const auth = await flow.authorize();
+    const [tx] = stored();
+    expect(auth.searchParams.get("code_challenge_method")).toBe("plain");
+    expect(auth.searchParams.get("code_challenge")).toBe(tx!.codeVerifier);
+    expect(tx!.codeChallengeMethod).toBe("plain");
+  });
+
+  it("makes a new verifier and state for every call", async () => {
+    const { flow } = setup(oauth2Case);
+    const a = await flow.authorize();
+    const b = await flow.authorize();
+    const txs = stored();
+    expect(txs).toHaveLength(2);
+    expect(new Set(txs.map((t) => t.codeVerifier)).size).toBe(2);
+    expect(a.searchParams.get("state")).not.toBe(b.searchParams.get("state"));
+  });
+
+  it.each(PROVIDERS)("start() hands the $name authorization URL to navigate and sets redirecting", async (c) => {
+    const navigate = vi.fn();
+    const { flow, statuses } = setup(c, { navigate });
+    await flow.start();
+    expect(navigate).toHaveBeenCalledTimes(1);
+    const target = new URL(navigate.mock.calls[0]![0] as string);
+    expect(typeof navigate.mock.calls[0]![0]).toBe("string");
+    const [tx] = stored();
+    const state = c === openRouterCase ? new URL(target.searchParams.get("callback_url")!).searchParams.get("state") : target.searchParams.get("state");
+    expect(state).toBe(tx!.state);
+    expect(target.searchParams.get("code_challenge")).toBe(await createCodeChallenge(tx!.codeVerifier));
+    expect(flow.status).toBe("redirecting");
+    expect(statuses).toEqual(["idle", "redirecting"]);
+  });
+
+  it("touches no browser global when created", () => {
+    const restore = blockSessionStorage();
+    try {
+      expect(() => createFlow(openRouterProvider())).not.toThrow();
+    } finally {
+      restore();
+    }
+  });
+});
+
+describe("handleCallback(): the round trip in one page", () => {
+  it.each(PROVIDERS)("$name: one exact token request, the result, a clean address bar and storage", async (c) => {
+    const { flow, recorder, statuses } = setup(c);
+    sessionStorage.setItem("theme", "dark");
+    const auth = await flow.authorize();
+    const [tx] = stored();
+    showInAddressBar(c.callback(auth));
+    expect(flow.isCallback()).toBe(true);
+
+    const result = await flow.handleCallback();
+
+    expect(result).toEqual(c.result());
+    expect(recorder.calls).toHaveLength(1);
+    const call = recorder.calls[0]!;
+    expect(call.request.method).toBe("POST");
+    expect(call.request.url).toBe(c.tokenUrl);
+    expect(call.init).toMatchObject({ redirect: "manual", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" });
+    expect(call.init?.signal).toBeInstanceOf(AbortSignal);
+    expect(call.request.redirect).toBe("manual");
+    expect(call.request.credentials).toBe("omit");
+    await c.checkRequest(call, tx!, auth);
+
+    expect(keysWithPrefix(sessionStorage, PREFIX)).toEqual([]);
+    expect(sessionStorage.getItem("theme")).toBe("dark");
+    expect(location.search).toBe("?keep=1");
+    expect(location.hash).toBe("#section");
+    expect(location.pathname).toBe(new URL(pageUrl()).pathname);
+    expect(statuses).toEqual(["idle", "exchanging", "authorized"]);
+    expect(flow.snapshot()).toEqual({ status: "authorized" });
+    expect(leaked([JSON.stringify(flow.snapshot())], secretsOf(tx!))).toEqual([]);
+  });
+
+  it("sends the plain method to OpenRouter when the flow used plain", async () => {
+    const c = { ...openRouterCase, provider: () => openRouterProvider({ codeChallengeMethod: "plain" }) };
+    const { flow, recorder } = setup(c);
+    const auth = await flow.authorize();
+    const [tx] = stored();
+    await flow.handleCallback(openRouterCallback(auth));
+    expect(JSON.parse(await recorder.calls[0]!.body)).toEqual({ code: CODE, code_verifier: tx!.codeVerifier, code_challenge_method: "plain" });
+  });
+
+  it("removes code, state, iss and every error parameter from the address bar, keeping the rest byte for byte", async () => {
+    const { flow } = setup(oauth2Case);
+    const auth = await flow.authorize();
+    const state = auth.searchParams.get("state")!;
+    showInAddressBar(`${pageUrl()}?a=%7E+x&code=${CODE}&b=&state=${state}&iss=&error_uri=&c=1&code2=z#frag?code=1`);
+    await flow.handleCallback();
+    expect(location.search).toBe("?a=%7E+x&b=&c=1&code2=z");
+    expect(location.hash).toBe("#frag?code=1");
+  });
+
+  it("removes the whole query when only callback parameters were in it", async () => {
+    const { flow } = setup(oauth2Case);
+    const auth = await flow.authorize();
+    showInAddressBar(`${pageUrl()}?code=${CODE}&state=${auth.searchParams.get("state")}`);
+    await flow.handleCallback();
+    expect(location.href).toBe(pageUrl());
+  });
+
+  it("leaves the address bar alone with cleanUrl: false", async () => {
+    const { flow } = setup(oauth2Case, { cleanUrl: false });
+    const auth = await flow.authorize();
+    const callback = oauth2Callback(auth);
+    showInAddressBar(callback);
+    await flow.handleCallback();
+    expect(location.href).toBe(callback);
+  });
+
+  it("leaves the address bar alone when handling a URL that is not in it", async () => {
+    const { flow } = setup(oauth2Case);
+    const auth = await flow.authorize();
+    showInAddressBar(`${pageUrl()}?code=other&keep=1`);
+    await flow.handleCallback(oauth2Callback(auth));
+    expect(location.search).toBe("?code=other&keep=1");
+  });
+
+  it.each(PROVIDERS)("$name: a replay of the same callback after success resolves null and sends nothing", async (c) => {
+    const { flow, recorder } = setup(c);
+    const auth = await flow.authorize();
+    const callback = c.callback(auth);
+    showInAddressBar(callback);
+    await flow.handleCallback();
+    expect(await flow.handleCallback(callback)).toBeNull();
+    showInAddressBar(callback);
+    expect(await flow.handleCallback()).toBeNull();
+    expect(await createFlow(c.provider(), { fetch: recorder.fetch }).handleCallback(callback)).toBeNull();
+    expect(recorder.calls).toHaveLength(1);
+  });
+
+  it.each(PROVIDERS)("$name: two calls in the same tick share one request and one result", async (c) => {
+    const { flow, recorder, statuses } = setup(c);
+    const auth = await flow.authorize();
+    showInAddressBar(c.callback(auth));
+    const first = flow.handleCallback();
+    const second = flow.handleCallback();
+    const third = flow.handleCallback(c.callback(auth));
+    const [a, b, d] = await Promise.all([first, second, third]);
+    expect(recorder.calls).toHaveLength(1);
+    expect(a).toEqual(c.result());
+    expect(b).toBe(a);
+    expect(d).toBe(a);
+    expect(statuses).toEqual(["idle", "exchanging", "authorized"]);
+  });
+
+  it.each(PROVIDERS)("$name: two flow objects called in the same tick (StrictMode) share one request and both end authorized", async (c) => {
+    const recorder = fetchRecorder(() => c.success());
+    const first = createFlow(c.provider(), { fetch: recorder.fetch });
+    const second = createFlow(c.provider(), { fetch: recorder.fetch });
+    const secondStatuses: FlowStatus[] = [];
+    second.subscribe((s) => secondStatuses.push(s.status));
+    const auth = await first.authorize();
+    showInAddressBar(c.callback(auth));
+    const [a, b] = await Promise.all([first.handleCallback(), second.handleCallback()]);
+    expect(recorder.calls).toHaveLength(1);
+    expect(a).toEqual(c.result());
+    expect(b).toBe(a);
+    expect(first.status).toBe("authorized");
+    expect(second.status).toBe("authorized");
+    expect(secondStatuses).toEqual(["exchanging", "authorized"]);
+  });
+
+  it("lets a second flow object that shares a failing request end failed with the same error", async () => {
+    const recorder = fetchRecorder(() => json(400, { error: "invalid_grant" }));
+    const first = createFlow(oauth2Provider(), { fetch: recorder.fetch });
+    const second = createFlow(oauth2Provider(), { fetch: recorder.fetch });
+    const auth = await first.authorize();
+    showInAddressBar(oauth2Callback(auth));
+    const results = await Promise.allSettled([first.handleCallback(), second.handleCallback()]);
+    expect(recorder.calls).toHaveLength(1);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect(second.snapshot()).toEqual({ status: "failed", error: first.snapshot().error });
+    expect(first.snapshot().error).toBeInstanceOf(TokenError);
+  });
+
+  it.each(["in order", "in reverse order"])("finds each of two pending transactions (two tabs) by its state, %s", async (order) => {
+    const recorder = fetchRecorder(async (call) => json(200, { key: `key-for-${JSON.parse(await call.body).code}`, user_id: null }));
+    const flow = createFlow(openRouterProvider(), { fetch: recorder.fetch });
+    const authA = await flow.authorize();
+    const authB = await flow.authorize();
+    const byState = new Map(stored().map((t) => [t.state, t]));
+    const callbacks = [openRouterCallback(authA, "code=code-a"), openRouterCallback(authB, "code=code-b")];
+    if (order === "in reverse order") callbacks.reverse();
+    const results = [];
+    for (const callback of callbacks) results.push(await flow.handleCallback(callback));
+    const expectedCodes = order === "in order" ? ["code-a", "code-b"] : ["code-b", "code-a"];
+    expect(results).toEqual(expectedCodes.map((code) => ({ key: `key-for-${code}`, userId: null })));
+    expect(recorder.calls).toHaveLength(2);
+    for (const [i, callback] of callbacks.entries()) {
+      const state = new URL(callback).searchParams.get("state")!;
+      expect(JSON.parse(await recorder.calls[i]!.body).code_verifier).toBe(byState.get(state)!.codeVerifier);
+    }
+    expect(stored()).toEqual([]);
+  });
+});
+
+describe("handleCallback(): which callbacks are this flow's", () => {
+  it.each(PROVIDERS)("$name: a state matching no transaction while one is pending is state_mismatch, sends nothing and keeps the transaction", async (c) => {
+    const { flow, recorder } = setup(c);
+    const auth = await flow.authorize();
+    const [tx] = stored();
+    const forged = c.callback(auth).replace(tx!.state, "A".repeat(43));
+    const error = await rejection(flow.handleCallback(forged));
+    expect(error.code).toBe("state_mismatch");
+    expect(recorder.calls).toHaveLength(0);
+    expect(stored()).toEqual([tx]);
+    expect(flow.snapshot()).toEqual({ status: "failed", error });
+    expectNoSecrets(error, flow, tx!);
+    await expect(flow.handleCallback(c.callback(auth))).resolves.toEqual(c.result());
+  });
+
+  it.each([
+    { what: "a code while nothing is pending", pending: false, query: `code=${CODE}&state=abc` },
+    { what: "an error while nothing is pending", pending: false, query: "error=access_denied&state=abc" },
+    { what: "neither code nor error", pending: true, query: "keep=1&state=abc" },
+    { what: "an empty code", pending: true, query: "code=&state=abc" },
+    { what: "no query at all", pending: true, query: "" },
+  ])("resolves null for a URL with $what, sending nothing", async ({ pending, query }) => {
+    const { flow, recorder, statuses } = setup(openRouterCase);
+    if (pending) await flow.authorize();
+    const before = stored();
+    showInAddressBar(`${pageUrl()}${query ? `?${query}` : ""}`);
+    expect(await flow.handleCallback()).toBeNull();
+    expect(recorder.calls).toHaveLength(0);
+    expect(stored()).toEqual(before);
+    expect(statuses).toEqual(["idle"]);
+    expect(location.search).toBe(query ? `?${query}` : "");
+  });
+
+  it("resolves null for another provider's callback when this provider has nothing pending, leaving it for its own flow", async () => {
+    const other = setup(oauth2Case);
+    const mine = setup(openRouterCase);
+    const auth = await other.flow.authorize();
+    const callback = oauth2Callback(auth);
+    expect(await mine.flow.handleCallback(callback)).toBeNull();
+    expect(stored()).toHaveLength(1);
+    await expect(other.flow.handleCallback(callback)).resolves.toEqual(oauth2Case.result());
+    expect(mine.recorder.calls).toHaveLength(0);
+  });
+
+  it("resolves null on a normal page load even when storage is blocked", async () => {
+    const restore = blockSessionStorage();
+    try {
+      const flow = createFlow(openRouterProvider(), { fetch: fetchRecorder().fetch });
+      await expect(flow.handleCallback(`${pageUrl()}?keep=1`)).resolves.toBeNull();
+      expect(flow.isCallback(`${pageUrl()}?keep=1`)).toBe(false);
+    } finally {
+      restore();
+    }
+  });
+
+  it("rejects a URL that is not absolute with invalid_callback", async () => {
+    const { flow } = setup(openRouterCase);
+    expect((await rejection(flow.handleCallback("/callback?code=x"))).code).toBe("invalid_callback");
+  });
+
+  it("accepts an OpenRouter callback without state when exactly one OpenRouter transaction is pending", async () => {
+    const { flow, recorder } = setup(openRouterCase);
+    await flow.authorize();
+    const [tx] = stored();
+    showInAddressBar(`${pageUrl()}?keep=1&code=${CODE}#section`);
+    await expect(flow.handleCallback()).resolves.toEqual(openRouterCase.result());
+    expect(JSON.parse(await recorder.calls[0]!.body).code_verifier).toBe(tx!.codeVerifier);
+    expect(stored()).toEqual([]);
+    expect(location.search).toBe("?keep=1");
+  });
+
+  it("rejects an OpenRouter callback without state with state_missing when two are pending, sending nothing", async () => {
+    const { flow, recorder } = setup(openRouterCase);
+    await flow.authorize();
+    await flow.authorize();
+    const before = stored();
+    const error = await rejection(flow.handleCallback(`${pageUrl()}?keep=1&code=${CODE}`));
+    expect(error.code).toBe("state_missing");
+    expect(recorder.calls).toHaveLength(0);
+    expect(stored()).toEqual(before);
+    for (const tx of before) expectNoSecrets(error, flow, tx);
+  });
+
+  it("does not count an expired OpenRouter transaction towards the stateless rule", async () => {
+    const now = vi.spyOn(Date, "now").mockReturnValue(T0);
+    const { flow, recorder } = setup(openRouterCase, { ttlMs: 1000 });
+    await flow.authorize();
+    now.mockReturnValue(T0 + 2000);
+    await flow.authorize();
+    const fresh = stored().find((t) => t.createdAt === T0 + 2000)!;
+    await expect(flow.handleCallback(`${pageUrl()}?keep=1&code=${CODE}`)).resolves.toEqual(openRouterCase.result());
+    expect(JSON.parse(await recorder.calls[0]!.body).code_verifier).toBe(fresh.codeVerifier);
+  });
+
+  it("rejects an oauth2 callback without state with state_missing, sending nothing", async () => {
+    const { flow, recorder } = setup(oauth2Case);
+    await flow.authorize();
+    const error = await rejection(flow.handleCallback(`${pageUrl()}?code=${CODE}`));
+    expect(error.code).toBe("state_missing");
+    expect(recorder.calls).toHaveLength(0);
+    expect(stored()).toHaveLength(1);
+    expectNoSecrets(error, flow, stored()[0]!);
+  });
+
+  it.each(PROVIDERS)("$name: an error callback with the right state is an AuthorizationError; no request, transaction gone, address bar clean", async (c) => {
+    const { flow, recorder, statuses } = setup(c);
+    const auth = await flow.authorize();
+    const [tx] = stored();
+    showInAddressBar(c.callback(auth, "error=access_denied&error_description=The+user+said+no&error_uri=https%3A%2F%2Fas.example%2Fdoc"));
+    const error = await rejection(flow.handleCallback());
+    expectNoSecrets(error, flow, tx!);
+    expect(error).toBeInstanceOf(AuthorizationError);
+    expect(error).toMatchObject({ code: "authorization_error", error: "access_denied", errorDescription: "The user said no", errorUri: "https://as.example/doc" });
+    expect(recorder.calls).toHaveLength(0);
+    expect(stored()).toEqual([]);
+    expect(location.search).toBe("?keep=1");
+    expect(location.hash).toBe("#section");
+    expect(statuses).toEqual(["idle", "failed"]);
+    expect(flow.snapshot().error).toBe(error);
+  });
+
+  it("rejects a callback that repeats a parameter with invalid_callback and forgets the transaction", async () => {
+    const { flow, recorder } = setup(oauth2Case);
+    const auth = await flow.authorize();
+    const [tx] = stored();
+    const error = await rejection(flow.handleCallback(oauth2Callback(auth, `code=${CODE}&code=other`)));
+    expect(error.code).toBe("invalid_callback");
+    expectNoSecrets(error, flow, tx!);
+    expect(recorder.calls).toHaveLength(0);
+    expect(stored()).toEqual([]);
+  });
+});
+
+describe("handleCallback(): issuer checks (RFC 9207)", () => {
+  const withIssuer = (options: Partial<OAuth2Options>) => ({ ...oauth2Case, provider: () => oauth2Provider({ issuer: AS, ...options }) });
+
+  it.each([
+    { what: "an iss that differs", options: {}, iss: "https://evil.example", code: "issuer_mismatch" },
+    { what: "an iss that differs only by a trailing slash", options: {}, iss: `${AS}/`, code: "issuer_mismatch" },
+    { what: "no iss while requireIssuer is set", options: { requireIssuer: true }, iss: null, code: "issuer_missing" },
+  ])("rejects $what with $code before any request", async ({ options, iss, code }) => {
+    const { flow, recorder } = setup(withIssuer(options));
+    const auth = await flow.authorize();
+    const [tx] = stored();
+    showInAddressBar(oauth2Callback(auth, iss === null ? `code=${CODE}` : `code=${CODE}&iss=${encodeURIComponent(iss)}`));
+    const error = await rejection(flow.handleCallback());
+    expect(error.code).toBe(code);
+    expectNoSecrets(error, flow, tx!);
+    expect(recorder.calls).toHaveLength(0);
+    expect(stored()).toEqual([]);
+    expect(location.search).toBe("?keep=1");
+  });
+
+  it.each([
+    { what: "a matching iss", options: {}, iss: AS },
+    { what: "a matching iss while requireIssuer is set", options: { requireIssuer: true }, iss: AS },
+    { what: "no iss while requireIssuer is not set", options: {}, iss: null },
+  ])("accepts $what", async ({ options, iss }) => {
+    const { flow, recorder } = setup(withIssuer(options));
+    const auth = await flow.authorize();
+    showInAddressBar(oauth2Callback(auth, iss === null ? `code=${CODE}` : `code=${CODE}&iss=${encodeURIComponent(iss)}`));
+    await expect(flow.handleCallback()).resolves.toEqual(oauth2Case.result());
+    expect(recorder.calls).toHaveLength(1);
+    expect(location.search).toBe("?keep=1");
+  });
+});
+
+describe("expiry and sweeping", () => {
+  it("rejects a transaction older than ttlMs with expired, removes it, sends nothing, and never touches other apps' keys", async () => {
+    const now = vi.spyOn(Date, "now").mockReturnValue(T0);
+    const { flow, recorder, statuses } = setup(openRouterCase, { ttlMs: 1000 });
+    sessionStorage.setItem("other-app:x", "1");
+    sessionStorage.setItem("theme", "dark");
+    const auth = await flow.authorize();
+    const [tx] = stored();
+    now.mockReturnValue(T0 + 1001);
+    showInAddressBar(openRouterCallback(auth));
+    const error = await rejection(flow.handleCallback());
+    expect(error.code).toBe("expired");
+    expectNoSecrets(error, flow, tx!);
+    expect(recorder.calls).toHaveLength(0);
+    expect(stored()).toEqual([]);
+    expect(sessionStorage.getItem("other-app:x")).toBe("1");
+    expect(sessionStorage.getItem("theme")).toBe("dark");
+    expect(location.search).toBe("?keep=1");
+    expect(statuses).toEqual(["idle", "failed"]);
+  });
+
+  it("accepts a transaction exactly ttlMs old", async () => {
+    const now = vi.spyOn(Date, "now").mockReturnValue(T0);
+    const { flow } = setup(openRouterCase, { ttlMs: 1000 });
+    const auth = await flow.authorize();
+    now.mockReturnValue(T0 + 1000);
+    await expect(flow.handleCallback(openRouterCallback(auth))).resolves.toEqual(openRouterCase.result());
+  });
+
+  it("expires transactions after 600000 ms by default", async () => {
+    const now = vi.spyOn(Date, "now").mockReturnValue(T0);
+    const { flow } = setup(openRouterCase);
+    const auth = await flow.authorize();
+    now.mockReturnValue(T0 + 600_001);
+    expect((await rejection(flow.handleCallback(openRouterCallback(auth)))).code).toBe("expired");
+  });
+
+  it("sweeps expired and unreadable transactions on the next authorize(), never other keys", async () => {
+    const now = vi.spyOn(Date, "now").mockReturnValue(T0);
+    const { flow } = setup(openRouterCase, { ttlMs: 1000 });
+    sessionStorage.setItem("other-app:x", "1");
+    sessionStorage.setItem("theme", "dark");
+    sessionStorage.setItem(`${PREFIX}garbage`, "{");
+    await flow.authorize();
+    await createFlow(oauth2Provider()).authorize();
+    now.mockReturnValue(T0 + 1001);
+    await flow.authorize();
+    expect(stored().map((t) => t.createdAt)).toEqual([T0 + 1001]);
+    expect(sessionStorage.getItem("other-app:x")).toBe("1");
+    expect(sessionStorage.getItem("theme")).toBe("dark");
+  });
+
+  it("honours a custom keyPrefix and leaves keys under other prefixes alone", async () => {
+    const now = vi.spyOn(Date, "now").mockReturnValue(T0);
+    const storage = new MemoryStorage();
+    const custom = setup(openRouterCase, { storage, keyPrefix: "myapp.auth.", ttlMs: 1000 });
+    await createFlow(oauth2Provider(), { storage }).authorize();
+    const defaultKey = keysWithPrefix(storage, PREFIX)[0]!;
+    now.mockReturnValue(T0 + 5000);
+    const auth = await custom.flow.authorize();
+    expect(keysWithPrefix(storage, "myapp.auth.")).toHaveLength(1);
+    expect(storage.getItem(defaultKey)).not.toBeNull();
+    await expect(custom.flow.handleCallback(openRouterCallback(auth))).resolves.toEqual(openRouterCase.result());
+    expect(storage.keys()).toEqual([defaultKey]);
+  });
+});
+
+describe("storage that cannot hold the transaction", () => {
+  it.each([
+    { what: "reading window.sessionStorage throws", make: () => ({ storage: undefined, restore: blockSessionStorage() }) },
+    { what: "every storage method throws", make: () => ({ storage: throwingStorage(), restore: () => {} }) },
+    { what: "setItem throws QuotaExceededError", make: () => ({ storage: new FullStorage(), restore: () => {} }) },
+    { what: "writes are silently dropped", make: () => ({ storage: new DroppingStorage(), restore: () => {} }) },
+    { what: "it reads back something else", make: () => ({ storage: new CorruptingStorage(), restore: () => {} }) },
+  ])("start() rejects with storage_unavailable and never navigates when $what", async ({ make }) => {
+    const { storage, restore } = make();
+    try {
+      const navigate = vi.fn();
+      const flow = createFlow(openRouterProvider(), { navigate, ...(storage ? { storage } : {}) });
+      const error = await rejection(flow.start());
+      expect(error.code).toBe("storage_unavailable");
+      expect((await rejection(flow.authorize())).code).toBe("storage_unavailable");
+      expect(navigate).not.toHaveBeenCalled();
+      expect(flow.status).toBe("idle");
+      if (storage instanceof MemoryStorage) expect(storage.keys()).toEqual([]);
+      if (storage instanceof FullStorage) {
+        const tx = JSON.parse(storage.attempted[0]!) as Transaction;
+        expect(leaked(errorSurfaces(error), secretsOf(tx))).toEqual([]);
+      }
+      expect(() => flow.reset()).not.toThrow();
+      expect(flow.isCallback(`${pageUrl()}?code=x&state=y`)).toBe(false);
+    } finally {
+      restore();
+    }
+  });
+});
+
+describe("failures at the token endpoint", () => {
+  type Secrets = { code: string; verifier: string; state: string; key: string };
+  const echo = (s: Secrets) => `code ${s.code}, verifier ${s.verifier}, state ${s.state}`;
+  interface FailureCase {
+    what: string;
+    provider?: ProviderCase<unknown>;
+    respond: (s: Secrets, call: RecordedCall) => Response | Promise<Response>;
+    code: string;
+    fields?: Record<string, unknown>;
+    timeoutMs?: number;
+    abort?: "before" | "during";
+    calls?: number;
+  }
+  const cases: FailureCase[] = [
+    {
+      what: "400 with an RFC 6749 body echoing the secrets",
+      respond: (s) => json(400, { error: "invalid_grant", error_description: echo(s) }),
+      code: "token_error",
+      fields: { status: 400, error: "invalid_grant", errorDescription: "code [redacted], verifier [redacted], state [redacted]" },
+    },
+    {
+      what: "403 with OpenRouter's body",
+      respond: () => json(403, { error: { code: 403, message: "Invalid code or code_verifier" } }),
+      code: "token_error",
+      fields: { status: 403, error: "403", errorDescription: "Invalid code or code_verifier" },
+    },
+    {
+      what: "403 with OpenRouter's body echoing the secrets",
+      respond: (s) => json(403, { error: { code: 403, message: echo(s) } }),
+      code: "token_error",
+      fields: { status: 403, error: "403", errorDescription: "code [redacted], verifier [redacted], state [redacted]" },
+    },
+    {
+      what: "a non-JSON 500 echoing the secrets",
+      respond: (s) => text(500, `<h1>Internal error</h1>${echo(s)}`, "text/html"),
+      code: "token_error",
+      fields: { status: 500, error: null, errorDescription: null },
+    },
+    {
+      what: "oauth2: 400 with an RFC 6749 body echoing the secrets",
+      provider: oauth2Case as ProviderCase<unknown>,
+      respond: (s) => json(400, { error: "invalid_grant", error_description: echo(s) }),
+      code: "token_error",
+      fields: { status: 400, error: "invalid_grant", errorDescription: "code [redacted], verifier [redacted], state [redacted]" },
+    },
+    { what: "200 text/html", respond: () => text(200, "<html>Welcome</html>", "text/html"), code: "invalid_response" },
+    { what: "200 null", respond: () => json(200, null), code: "invalid_response" },
+    { what: "200 []", respond: () => json(200, []), code: "invalid_response" },
+    { what: '200 {"key":""}', respond: () => json(200, { key: "" }), code: "invalid_response" },
+    { what: '200 {"key":1}', respond: () => json(200, { key: 1 }), code: "invalid_response" },
+    { what: "200 with the key but a numeric user_id", respond: (s) => json(200, { key: s.key, user_id: 7 }), code: "invalid_response" },
+    {
+      what: "oauth2: 200 without token_type",
+      provider: oauth2Case as ProviderCase<unknown>,
+      respond: () => json(200, { access_token: "x" }),
+      code: "invalid_response",
+    },
+    {
+      what: 'oauth2: 200 with expires_in "3600"',
+      provider: oauth2Case as ProviderCase<unknown>,
+      respond: () => json(200, { access_token: "x", token_type: "Bearer", expires_in: "3600" }),
+      code: "invalid_response",
+    },
+    {
+      what: "oauth2: 200 with the token but a numeric token_type",
+      provider: oauth2Case as ProviderCase<unknown>,
+      respond: (s) => json(200, { access_token: s.key, token_type: 5 }),
+      code: "invalid_response",
+    },
+    {
+      what: "a 307 redirect",
+      respond: () => new Response(null, { status: 307, headers: { Location: "https://evil.example/steal" } }),
+      code: "invalid_response",
+    },
+    {
+      what: "oauth2: a 302 redirect",
+      provider: oauth2Case as ProviderCase<unknown>,
+      respond: () => new Response(null, { status: 302, headers: { Location: "https://evil.example/steal" } }),
+      code: "invalid_response",
+    },
+    {
+      what: "a rejected fetch whose message holds the secrets",
+      respond: (s) => Promise.reject(new TypeError(`Failed to fetch: ${echo(s)}`)),
+      code: "network_error",
+    },
+    { what: "a hanging fetch", respond: (_, call) => hang(call.signal), code: "timeout", timeoutMs: 5 },
+    { what: "a fetch aborted mid-flight", respond: (_, call) => hang(call.signal), code: "aborted", abort: "during" },
+    { what: "an already-aborted signal", respond: () => json(200, { key: "k" }), code: "aborted", abort: "before", calls: 0 },
+  ];
+
+  it.each(cases)("$what: $code, transaction gone, no retry, status failed, no secret shown", async (c) => {
+    const provider = c.provider ?? (openRouterCase as ProviderCase<unknown>);
+    const controller = new AbortController();
+    let secrets: Secrets = { code: CODE, key: KEY, verifier: "", state: "" };
+    const { flow, recorder, statuses } = setup(provider, c.timeoutMs === undefined ? {} : { timeoutMs: c.timeoutMs }, (call) => {
+      if (c.abort === "during") queueMicrotask(() => controller.abort());
+      return c.respond(secrets, call);
+    });
+    const auth = await flow.authorize();
+    const [tx] = stored();
+    secrets = { code: CODE, key: KEY, verifier: tx!.codeVerifier, state: tx!.state };
+    if (c.abort === "before") controller.abort();
+    showInAddressBar(provider.callback(auth));
+
+    const error = await rejection(flow.handleCallback(undefined, { signal: controller.signal }));
+
+    expect(error).toBeInstanceOf(PkceError);
+    expect(error.code).toBe(c.code);
+    if (c.fields) expect(error).toMatchObject(c.fields);
+    expect(recorder.calls).toHaveLength(c.calls ?? 1);
+    expect(stored()).toEqual([]);
+    expect(location.search).toBe("?keep=1");
+    expect(flow.status).toBe("failed");
+    expect(flow.snapshot().error).toBe(error);
+    expect(statuses).toEqual(["idle", "exchanging", "failed"]);
+    expect(leaked([...errorSurfaces(error), JSON.stringify(flow.snapshot()), consoleRecord.text()], secrets)).toEqual([]);
+    expectNoSecrets(error, flow, tx!);
+    // The failure is final: the same callback again is no callback of this flow any more.
+    expect(await flow.handleCallback()).toBeNull();
+    expect(recorder.calls).toHaveLength(c.calls ?? 1);
+  });
+
+  it("keeps a cleaned copy of a network error's cause", async () => {
+    const { flow } = setup(openRouterCase, {}, () => Promise.reject(new TypeError(`Failed to fetch ${CODE}`)));
+    const auth = await flow.authorize();
+    const error = await rejection(flow.handleCallback(openRouterCallback(auth)));
+    expect(error.cause).toBeInstanceOf(Error);
+    expect(String(error.cause)).toBe("TypeError: Failed to fetch [redacted]");
+  });
+
+  it("uses globalThis.fetch when no fetch is given", async () => {
+    const recorder = fetchRecorder(() => openRouterCase.success());
+    vi.stubGlobal("fetch", recorder.fetch);
+    try {
+      const flow = createFlow(openRouterProvider());
+      const auth = await flow.authorize();
+      await expect(flow.handleCallback(openRouterCallback(auth))).resolves.toEqual(openRouterCase.result());
+      expect(recorder.calls).toHaveLength(1);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});
+
+describe("returnTo", () => {
+  it.each([
+    ["//evil.example"],
+    ["/\\evil.example"],
+    ["\\\\evil.example"],
+    ["javascript:alert(1)"],
+    ["https://evil.example/"],
+    ["http://localhost:1/"],
+    [42 as unknown as string],
+  ])("rejects %s with invalid_argument, storing and navigating nothing", async (returnTo) => {
+    const navigate = vi.fn();
+    const flow = createFlow(openRouterProvider(), { navigate });
+    expect((await rejection(flow.start({ returnTo }))).code).toBe("invalid_argument");
+    expect((await rejection(flow.authorize({ returnTo }))).code).toBe("invalid_argument");
+    expect(navigate).not.toHaveBeenCalled();
+    expect(stored()).toEqual([]);
+    expect(flow.status).toBe("idle");
+  });
+
+  it.each([
+    { given: "/account?tab=1#x", kept: "/account?tab=1#x" },
+    { given: "account", kept: "/account" },
+    { given: "ORIGIN/settings?a=1", kept: "/settings?a=1" },
+  ])("accepts $given and gives back $kept in the snapshot, before the redirect and after the callback", async ({ given, kept }) => {
+    const returnTo = given.replace("ORIGIN", location.origin);
+    const navigate = vi.fn();
+    const recorder = fetchRecorder(() => openRouterCase.success());
+    const start = createFlow(openRouterProvider(), { navigate, fetch: recorder.fetch });
+    await start.start({ returnTo });
+    expect(start.snapshot()).toEqual({ status: "redirecting", returnTo: kept });
+    expect(stored()[0]!.returnTo).toBe(kept);
+    const auth = new URL(navigate.mock.calls[0]![0] as string);
+    const callbackPage = createFlow(openRouterProvider(), { fetch: recorder.fetch });
+    await callbackPage.handleCallback(openRouterCallback(auth));
+    expect(callbackPage.snapshot()).toEqual({ status: "authorized", returnTo: kept });
+  });
+
+  it("gives returnTo back after a failed callback too", async () => {
+    const { flow } = setup(openRouterCase, {}, () => json(403, { error: { code: 403, message: "Invalid code or code_verifier" } }));
+    const auth = await flow.authorize({ returnTo: "/account" });
+    await rejection(flow.handleCallback(openRouterCallback(auth)));
+    expect(flow.snapshot()).toMatchObject({ status: "failed", returnTo: "/account" });
+  });
+});
+
+describe("isCallback", () => {
+  it.each([
+    { what: "a code and the pending state", query: (s: string) => `code=c&state=${s}`, pending: true, expected: true },
+    { what: "an error and the pending state", query: (s: string) => `error=access_denied&state=${s}`, pending: true, expected: true },
+    { what: "a code without state (OpenRouter, one pending)", query: () => "code=c", pending: true, expected: true },
+    { what: "neither code nor error", query: (s: string) => `state=${s}`, pending: true, expected: false },
+    { what: "a state matching nothing", query: () => `code=c&state=${"A".repeat(43)}`, pending: true, expected: false },
+    { what: "a code while nothing is pending", query: () => "code=c&state=abc", pending: false, expected: false },
+  ])("is $expected for a URL with $what", async ({ query, pending, expected }) => {
+    const { flow } = setup(openRouterCase);
+    let state = "none";
+    if (pending) {
+      await flow.authorize();
+      state = stored()[0]!.state;
+    }
+    const before = stored();
+    expect(flow.isCallback(`${pageUrl()}?${query(state)}`)).toBe(expected);
+    expect(flow.isCallback(new URL(`${pageUrl()}?${query(state)}`))).toBe(expected);
+    expect(stored()).toEqual(before);
+  });
+
+  it("reads the address bar by default", async () => {
+    const { flow } = setup(oauth2Case);
+    const auth = await flow.authorize();
+    expect(flow.isCallback()).toBe(false);
+    showInAddressBar(oauth2Callback(auth));
+    expect(flow.isCallback()).toBe(true);
+  });
+
+  it("is false for another provider's transaction and for a URL that is not absolute", async () => {
+    const other = setup(oauth2Case);
+    const auth = await other.flow.authorize();
+    expect(setup(openRouterCase).flow.isCallback(oauth2Callback(auth))).toBe(false);
+    expect(other.flow.isCallback("?code=c")).toBe(false);
+  });
+});
+
+describe("reset, subscribe and snapshot", () => {
+  it("reset() forgets this provider's transactions only and returns to idle", async () => {
+    const navigate = vi.fn();
+    const openRouterFlow = createFlow(openRouterProvider(), { navigate });
+    const oauth2Flow = createFlow(oauth2Provider(), { navigate });
+    sessionStorage.setItem("other-app:x", "1");
+    await openRouterFlow.start();
+    await openRouterFlow.start();
+    await oauth2Flow.authorize();
+    expect(openRouterFlow.status).toBe("redirecting");
+    openRouterFlow.reset();
+    expect(openRouterFlow.snapshot()).toEqual({ status: "idle" });
+    expect(stored().map((t) => t.provider)).toEqual([oauth2Provider().id]);
+    expect(sessionStorage.getItem("other-app:x")).toBe("1");
+  });
+
+  it("reset() after a failure returns to idle and drops the error", async () => {
+    const { flow } = setup(oauth2Case);
+    await flow.authorize();
+    await rejection(flow.handleCallback(`${pageUrl()}?code=c`));
+    expect(flow.status).toBe("failed");
+    flow.reset();
+    expect(flow.snapshot()).toEqual({ status: "idle" });
+  });
+
+  it("subscribe() returns an unsubscribe that stops further calls", async () => {
+    const flow = createFlow(openRouterProvider(), { navigate: () => {} });
+    const kept = vi.fn();
+    const dropped = vi.fn();
+    flow.subscribe(kept);
+    const unsubscribe = flow.subscribe(dropped);
+    await flow.start();
+    unsubscribe();
+    flow.reset();
+    expect(kept.mock.calls.map(([s]) => s.status)).toEqual(["redirecting", "idle"]);
+    expect(dropped.mock.calls.map(([s]) => s.status)).toEqual(["redirecting"]);
+    expect(kept.mock.calls[1]![0]).toBe(flow.snapshot());
+  });
+
+  it("snapshot() is the same object until the status changes", async () => {
+    const flow = createFlow(openRouterProvider(), { navigate: () => {} });
+    const idle = flow.snapshot();
+    expect(flow.snapshot()).toBe(idle);
+    expect(idle).toEqual({ status: "idle" });
+    await flow.authorize();
+    expect(flow.snapshot()).toBe(idle);
+    await flow.start();
+    const redirecting = flow.snapshot();
+    expect(redirecting).not.toBe(idle);
+    expect(flow.snapshot()).toBe(redirecting);
+    expect(flow.status).toBe("redirecting");
+  });
+});

@@ -1,0 +1,266 @@
+import { describe, expect, it } from "vitest";
+import { PkceError, discover, oauth2 } from "../../../src/index.ts";
+import type { OAuth2Options } from "../../../src/index.ts";
+import { rejection, thrown } from "../helpers/errors.ts";
+import { fetchRecorder, hang, json, text } from "../helpers/fetch.ts";
+
+const STATE = "fQ0Ab2YxT1n7cVvWqL3m9sR8uK4hJ6gE5dC2bA1zX0w";
+const CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const OPTIONS: OAuth2Options = {
+  clientId: "my-spa",
+  authorizationEndpoint: "https://as.example/authorize",
+  tokenEndpoint: "https://as.example/token",
+  redirectUri: "https://app.example/callback",
+};
+
+function authUrl(options: Partial<OAuth2Options> = {}): URL {
+  return oauth2({ ...OPTIONS, ...options }).authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256" });
+}
+
+describe("oauth2() authorization URL", () => {
+  it("carries exactly response_type, client_id, redirect_uri, state, code_challenge and code_challenge_method=S256", () => {
+    const url = authUrl();
+    expect(url.origin + url.pathname).toBe("https://as.example/authorize");
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      response_type: "code",
+      client_id: "my-spa",
+      redirect_uri: "https://app.example/callback",
+      state: STATE,
+      code_challenge: CHALLENGE,
+      code_challenge_method: "S256",
+    });
+    expect([...url.searchParams.keys()]).toHaveLength(6);
+  });
+
+  it.each([
+    { scope: "openid profile", sent: "openid profile" },
+    { scope: ["openid", "profile", "email"], sent: "openid profile email" },
+    { scope: ["openid"], sent: "openid" },
+  ])("sends scope $scope as '$sent'", ({ scope, sent }) => {
+    expect(authUrl({ scope }).searchParams.get("scope")).toBe(sent);
+  });
+
+  it.each([{ scope: "" }, { scope: [] as string[] }])("leaves scope out when it is $scope", ({ scope }) => {
+    expect(authUrl({ scope }).searchParams.has("scope")).toBe(false);
+  });
+
+  it("adds extraParams", () => {
+    const url = authUrl({ extraParams: { prompt: "consent", audience: "https://api.example" } });
+    expect(url.searchParams.get("prompt")).toBe("consent");
+    expect(url.searchParams.get("audience")).toBe("https://api.example");
+  });
+
+  it("keeps the authorization endpoint's own query", () => {
+    const url = authUrl({ authorizationEndpoint: "https://as.example/authorize?tenant=acme&p=B2C_1_signin" });
+    expect(url.searchParams.get("tenant")).toBe("acme");
+    expect(url.searchParams.get("p")).toBe("B2C_1_signin");
+    expect(url.searchParams.get("state")).toBe(STATE);
+  });
+
+  it("sends redirect_uri exactly as configured, without normalising it", () => {
+    expect(authUrl({ redirectUri: "http://127.0.0.1:8080" }).searchParams.get("redirect_uri")).toBe("http://127.0.0.1:8080");
+  });
+});
+
+describe("oauth2() options", () => {
+  it("describes itself: S256, the redirect URI as given, the issuer and requireIssuer", () => {
+    const provider = oauth2({ ...OPTIONS, issuer: "https://as.example", requireIssuer: true });
+    expect(provider).toMatchObject({ codeChallengeMethod: "S256", redirectUri: OPTIONS.redirectUri, issuer: "https://as.example", requireIssuer: true });
+    expect(provider.statelessCallback).toBeFalsy();
+    expect(oauth2(OPTIONS).requireIssuer).toBe(false);
+  });
+
+  it("gives clients of different servers or client ids different provider ids", () => {
+    const ids = new Set([
+      oauth2(OPTIONS).id,
+      oauth2({ ...OPTIONS, clientId: "other" }).id,
+      oauth2({ ...OPTIONS, authorizationEndpoint: "https://other.example/authorize" }).id,
+      oauth2({ ...OPTIONS, issuer: "https://as.example" }).id,
+    ]);
+    expect(ids.size).toBe(4);
+    expect(oauth2(OPTIONS).id).toBe(oauth2({ ...OPTIONS }).id);
+  });
+
+  it.each<[string, Partial<OAuth2Options>]>([
+    ["no clientId", { clientId: undefined as unknown as string }],
+    ["an empty clientId", { clientId: "" }],
+    ["an http authorization endpoint on a public host", { authorizationEndpoint: "http://as.example/authorize" }],
+    ["an http token endpoint on a public host", { tokenEndpoint: "http://as.example/token" }],
+    ["a token endpoint with a fragment", { tokenEndpoint: "https://as.example/token#x" }],
+    ["an authorization endpoint with user:password", { authorizationEndpoint: "https://u:p@as.example/authorize" }],
+    ["a javascript: redirect URI", { redirectUri: "javascript:alert(1)" }],
+    ["a redirect URI with a fragment", { redirectUri: "https://app.example/callback#x" }],
+    ["an http redirect URI on a public host", { redirectUri: "http://app.example/callback" }],
+    ["an empty issuer", { issuer: "" }],
+    ["a scope that is no string", { scope: 5 as unknown as string }],
+    ["extraParams overriding state", { extraParams: { state: "fixed" } }],
+    ["extraParams overriding code_challenge", { extraParams: { code_challenge: "x" } }],
+    ["extraParams overriding code_challenge_method", { extraParams: { code_challenge_method: "plain" } }],
+    ["extraParams overriding response_type", { extraParams: { response_type: "token" } }],
+    ["extraParams overriding client_id", { extraParams: { client_id: "evil" } }],
+    ["extraParams overriding redirect_uri", { extraParams: { redirect_uri: "https://evil.example/" } }],
+    ["extraParams overriding scope", { extraParams: { scope: "admin" } }],
+    ["an extraParams value that is no string", { extraParams: { prompt: 1 as unknown as string } }],
+  ])("throws invalid_config for %s", (_, options) => {
+    const error = thrown(() => oauth2({ ...OPTIONS, ...options }));
+    expect(error).toBeInstanceOf(PkceError);
+    expect(error.code).toBe("invalid_config");
+  });
+
+  it("accepts http endpoints on loopback hosts", () => {
+    const provider = oauth2({ ...OPTIONS, authorizationEndpoint: "http://localhost:3000/auth", tokenEndpoint: "http://127.0.0.1:3000/token", redirectUri: "http://[::1]:5173/" });
+    expect(provider.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256" }).origin).toBe("http://localhost:3000");
+  });
+});
+
+describe("oauth2() token request and result", () => {
+  const provider = oauth2({ ...OPTIONS, redirectUri: "http://127.0.0.1:8080" });
+
+  it("is a form POST of grant_type, code, the byte-identical redirect_uri, client_id and code_verifier", async () => {
+    const request = provider.tokenRequest({ code: "c0de/+=", codeVerifier: VERIFIER, codeChallengeMethod: "S256", redirectUri: "http://127.0.0.1:8080" });
+    expect(request.method).toBe("POST");
+    expect(request.url).toBe("https://as.example/token");
+    expect(request.headers.get("content-type")).toBe("application/x-www-form-urlencoded");
+    expect(request.headers.has("authorization")).toBe(false);
+    const body = await request.text();
+    expect(Object.fromEntries(new URLSearchParams(body))).toEqual({
+      grant_type: "authorization_code",
+      code: "c0de/+=",
+      redirect_uri: "http://127.0.0.1:8080",
+      client_id: "my-spa",
+      code_verifier: VERIFIER,
+    });
+    expect(body).toBe(`grant_type=authorization_code&code=c0de%2F%2B%3D&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080&client_id=my-spa&code_verifier=${VERIFIER}`);
+  });
+
+  it("maps every RFC 6749 5.1 field and keeps the whole body in raw", () => {
+    const body = { access_token: "at", token_type: "Bearer", expires_in: 3600, refresh_token: "rt", scope: "openid", id_token: "h.p.s", extra: { a: 1 } };
+    expect(provider.parseResult(body)).toEqual({ accessToken: "at", tokenType: "Bearer", expiresIn: 3600, refreshToken: "rt", scope: "openid", idToken: "h.p.s", raw: body });
+  });
+
+  it("leaves optional fields out when they are absent or null", () => {
+    const result = provider.parseResult({ access_token: "at", token_type: "DPoP", refresh_token: null });
+    expect(result).toEqual({ accessToken: "at", tokenType: "DPoP", raw: { access_token: "at", token_type: "DPoP", refresh_token: null } });
+    expect("refreshToken" in result).toBe(false);
+  });
+
+  it.each([
+    ["no access_token", { token_type: "Bearer" }],
+    ["no token_type", { access_token: "x" }],
+    ["an empty access_token", { access_token: "", token_type: "Bearer" }],
+    ["expires_in as a string", { access_token: "x", token_type: "Bearer", expires_in: "3600" }],
+    ["a refresh_token that is no string", { access_token: "x", token_type: "Bearer", refresh_token: 1 }],
+    ["an id_token that is no string", { access_token: "x", token_type: "Bearer", id_token: {} }],
+  ])("rejects a body with %s as invalid_response", (_, body) => {
+    expect(thrown(() => provider.parseResult(body)).code).toBe("invalid_response");
+  });
+});
+
+describe("discover", () => {
+  const ISSUER = "https://as.example";
+  const CLIENT = { clientId: "my-spa", redirectUri: "https://app.example/callback" };
+  const metadata = (overrides: Record<string, unknown> = {}) => ({
+    issuer: ISSUER,
+    authorization_endpoint: `${ISSUER}/authorize`,
+    token_endpoint: `${ISSUER}/token`,
+    code_challenge_methods_supported: ["S256"],
+    ...overrides,
+  });
+
+  it("reads {issuer}/.well-known/openid-configuration and returns an oauth2 provider for it", async () => {
+    const recorder = fetchRecorder(() => json(200, metadata()));
+    const provider = await discover(ISSUER, { ...CLIENT, scope: ["openid"], fetch: recorder.fetch });
+    expect(recorder.calls.map((c) => c.request.url)).toEqual([`${ISSUER}/.well-known/openid-configuration`]);
+    expect(recorder.calls[0]!.request.method).toBe("GET");
+    expect(recorder.calls[0]!.init).toMatchObject({ redirect: "manual", credentials: "omit" });
+    expect(provider).toMatchObject({ issuer: ISSUER, redirectUri: CLIENT.redirectUri, requireIssuer: false });
+    const url = provider.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256" });
+    expect(url.origin + url.pathname).toBe(`${ISSUER}/authorize`);
+    expect(url.searchParams.get("client_id")).toBe("my-spa");
+    expect(url.searchParams.get("scope")).toBe("openid");
+    expect(provider.tokenRequest({ code: "c", codeVerifier: VERIFIER, codeChallengeMethod: "S256", redirectUri: CLIENT.redirectUri }).url).toBe(`${ISSUER}/token`);
+  });
+
+  it.each([
+    { issuer: "https://as.example", first: "https://as.example/.well-known/openid-configuration", second: "https://as.example/.well-known/oauth-authorization-server" },
+    {
+      issuer: "https://as.example/tenant",
+      first: "https://as.example/tenant/.well-known/openid-configuration",
+      second: "https://as.example/.well-known/oauth-authorization-server/tenant",
+    },
+  ])("falls back from $first to $second on 404", async ({ issuer, first, second }) => {
+    const recorder = fetchRecorder((_, i) => (i === 0 ? json(404, { error: "not_found" }) : json(200, metadata({ issuer }))));
+    const provider = await discover(issuer, { ...CLIENT, fetch: recorder.fetch });
+    expect(recorder.calls.map((c) => c.request.url)).toEqual([first, second]);
+    expect(provider.issuer).toBe(issuer);
+  });
+
+  it.each([
+    { flag: true, requireIssuer: true },
+    { flag: false, requireIssuer: false },
+    { flag: undefined, requireIssuer: false },
+    { flag: "true", requireIssuer: false },
+  ])("sets requireIssuer $requireIssuer when authorization_response_iss_parameter_supported is $flag", async ({ flag, requireIssuer }) => {
+    const recorder = fetchRecorder(() => json(200, metadata({ authorization_response_iss_parameter_supported: flag })));
+    expect((await discover(ISSUER, { ...CLIENT, fetch: recorder.fetch })).requireIssuer).toBe(requireIssuer);
+  });
+
+  it("accepts metadata that does not list code_challenge_methods_supported", async () => {
+    const recorder = fetchRecorder(() => json(200, metadata({ code_challenge_methods_supported: undefined })));
+    await expect(discover(ISSUER, { ...CLIENT, fetch: recorder.fetch })).resolves.toMatchObject({ codeChallengeMethod: "S256" });
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ["a different issuer", { issuer: "https://evil.example" }],
+    ["the issuer with a trailing slash", { issuer: `${ISSUER}/` }],
+    ["no issuer", { issuer: undefined }],
+    ["only plain PKCE", { code_challenge_methods_supported: ["plain"] }],
+    ["no PKCE method at all", { code_challenge_methods_supported: [] }],
+    ["code_challenge_methods_supported that is no list", { code_challenge_methods_supported: "S256" }],
+    ["an http authorization endpoint on a public host", { authorization_endpoint: "http://as.example/authorize" }],
+    ["an http token endpoint on a public host", { token_endpoint: "http://as.example/token" }],
+  ])("refuses metadata with %s as invalid_config", async (_, overrides) => {
+    const recorder = fetchRecorder(() => json(200, metadata(overrides)));
+    expect((await rejection(discover(ISSUER, { ...CLIENT, fetch: recorder.fetch }))).code).toBe("invalid_config");
+  });
+
+  it.each([
+    ["a 500", () => json(500, { error: "server_error" })],
+    ["a non-JSON 200", () => text(200, "<html>metadata</html>", "text/html")],
+    ["a redirect", () => new Response(null, { status: 302, headers: { Location: "https://evil.example/" } })],
+    ["metadata without a token endpoint", () => json(200, metadata({ token_endpoint: undefined }))],
+  ])("rejects %s as invalid_response", async (_, respond) => {
+    const recorder = fetchRecorder(respond);
+    expect((await rejection(discover(ISSUER, { ...CLIENT, fetch: recorder.fetch }))).code).toBe("invalid_response");
+    expect(recorder.calls).toHaveLength(1);
+  });
+
+  it("rejects 404 at both locations as invalid_response", async () => {
+    const recorder = fetchRecorder(() => text(404, "Not Found"));
+    expect((await rejection(discover(ISSUER, { ...CLIENT, fetch: recorder.fetch }))).code).toBe("invalid_response");
+    expect(recorder.calls).toHaveLength(2);
+  });
+
+  it("rejects a failed fetch as network_error without trying the other location", async () => {
+    const recorder = fetchRecorder(() => Promise.reject(new TypeError("Failed to fetch")));
+    expect((await rejection(discover(ISSUER, { ...CLIENT, fetch: recorder.fetch }))).code).toBe("network_error");
+    expect(recorder.calls).toHaveLength(1);
+  });
+
+  it("honours timeoutMs and signal", async () => {
+    const recorder = fetchRecorder((call) => hang(call.signal));
+    expect((await rejection(discover(ISSUER, { ...CLIENT, fetch: recorder.fetch, timeoutMs: 5 }))).code).toBe("timeout");
+    expect((await rejection(discover(ISSUER, { ...CLIENT, fetch: recorder.fetch, signal: AbortSignal.abort() }))).code).toBe("aborted");
+  });
+
+  it.each([
+    ["an http issuer on a public host", "http://as.example"],
+    ["an issuer with a query", "https://as.example/?tenant=a"],
+    ["an issuer with a fragment", "https://as.example/#a"],
+  ])("refuses %s as invalid_config before any request", async (_, issuer) => {
+    const recorder = fetchRecorder(() => json(200, metadata({ issuer })));
+    expect((await rejection(discover(issuer, { ...CLIENT, fetch: recorder.fetch }))).code).toBe("invalid_config");
+    expect(recorder.calls).toHaveLength(0);
+  });
+});

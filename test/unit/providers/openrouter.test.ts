@@ -1,0 +1,274 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { PkceError, TokenError, buildCreateAuthCodeRequest, openRouter, readCreateAuthCodeResponse } from "../../../src/index.ts";
+import type { CreateAuthKeysCodeRequest, OpenRouterOptions } from "../../../src/index.ts";
+import { rejection, thrown } from "../helpers/errors.ts";
+import { json, text } from "../helpers/fetch.ts";
+import { openRouterSchema, validate } from "../helpers/schema.ts";
+
+const CALLBACK = "https://app.example/callback";
+const STATE = "fQ0Ab2YxT1n7cVvWqL3m9sR8uK4hJ6gE5dC2bA1zX0w";
+const CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const API_KEY = "sk-or-v1-apikey-SENTINEL-0000000000000000";
+const WORKSPACE = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+
+function authUrl(options: Partial<OpenRouterOptions> = {}, method: "S256" | "plain" = "S256"): URL {
+  return openRouter({ callbackUrl: CALLBACK, ...options }).authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: method });
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("openRouter() authorization URL", () => {
+  it("is {baseUrl}/auth with exactly callback_url, code_challenge and code_challenge_method", () => {
+    const url = authUrl();
+    expect(url.origin + url.pathname).toBe("https://openrouter.ai/auth");
+    expect([...url.searchParams.keys()]).toEqual(["callback_url", "code_challenge", "code_challenge_method"]);
+    expect(url.searchParams.get("callback_url")).toBe(`${CALLBACK}?state=${STATE}`);
+    expect(url.searchParams.get("code_challenge")).toBe(CHALLENGE);
+    expect(url.searchParams.get("code_challenge_method")).toBe("S256");
+    expect(url.hash).toBe("");
+  });
+
+  it("carries state inside callback_url's own query, not as a parameter of /auth", () => {
+    const url = authUrl();
+    expect(url.searchParams.has("state")).toBe(false);
+    expect(new URL(url.searchParams.get("callback_url")!).searchParams.get("state")).toBe(STATE);
+  });
+
+  it("appends state to a callback URL that has a query, keeping that query byte for byte", () => {
+    const url = authUrl({ callbackUrl: "https://app.example/cb?from=menu&x=%7E" });
+    expect(url.searchParams.get("callback_url")).toBe(`https://app.example/cb?from=menu&x=%7E&state=${STATE}`);
+  });
+
+  it("sends the method it is given, plain included", () => {
+    const url = authUrl({ codeChallengeMethod: "plain" }, "plain");
+    expect(url.searchParams.get("code_challenge_method")).toBe("plain");
+  });
+
+  it.each([
+    { baseUrl: "https://openrouter.example", auth: "https://openrouter.example/auth" },
+    { baseUrl: "https://openrouter.example/", auth: "https://openrouter.example/auth" },
+    { baseUrl: "https://proxy.example/openrouter/", auth: "https://proxy.example/openrouter/auth" },
+    { baseUrl: "http://localhost:5173", auth: "http://localhost:5173/auth" },
+  ])("builds $auth from baseUrl $baseUrl", ({ baseUrl, auth }) => {
+    const url = authUrl({ baseUrl });
+    expect(url.origin + url.pathname).toBe(auth);
+  });
+
+  it.each([
+    { setting: { keyLabel: "My app & co" }, param: "key_label", value: "My app & co" },
+    { setting: { keyLabel: "k".repeat(100) }, param: "key_label", value: "k".repeat(100) },
+    { setting: { limit: 0 }, param: "limit", value: "0" },
+    { setting: { limit: 12.5 }, param: "limit", value: "12.5" },
+    { setting: { usageLimitType: "daily" as const }, param: "usage_limit_type", value: "daily" },
+    { setting: { usageLimitType: "weekly" as const }, param: "usage_limit_type", value: "weekly" },
+    { setting: { usageLimitType: "monthly" as const }, param: "usage_limit_type", value: "monthly" },
+    { setting: { expiresAt: new Date("2030-01-02T03:04:05.678Z") }, param: "expires_at", value: "2030-01-02T03:04:05Z" },
+    { setting: { expiresAt: "2030-01-02T03:04:05Z" }, param: "expires_at", value: "2030-01-02T03:04:05Z" },
+    { setting: { expiresAt: "2030-01-02T04:04:05+01:00" }, param: "expires_at", value: "2030-01-02T03:04:05Z" },
+    { setting: { expiresAt: "2030-01-02T03:04:05.999Z" }, param: "expires_at", value: "2030-01-02T03:04:05Z" },
+  ])("adds $param=$value for $setting and nothing else", ({ setting, param, value }) => {
+    const url = authUrl(setting);
+    expect([...url.searchParams.keys()]).toEqual(["callback_url", "code_challenge", "code_challenge_method", param]);
+    expect(url.searchParams.get(param)).toBe(value);
+  });
+
+  it("adds every key setting when all are set", () => {
+    const url = authUrl({ keyLabel: "Chat", limit: 5, usageLimitType: "monthly", expiresAt: "2031-06-07T08:09:10Z" });
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      callback_url: `${CALLBACK}?state=${STATE}`,
+      code_challenge: CHALLENGE,
+      code_challenge_method: "S256",
+      key_label: "Chat",
+      limit: "5",
+      usage_limit_type: "monthly",
+      expires_at: "2031-06-07T08:09:10Z",
+    });
+  });
+});
+
+describe("openRouter() options", () => {
+  it("describes itself as the openrouter provider, S256 by default, accepting stateless callbacks", () => {
+    const provider = openRouter({ callbackUrl: "http://127.0.0.1:3000" });
+    expect(provider).toMatchObject({ id: "openrouter", redirectUri: "http://127.0.0.1:3000/", codeChallengeMethod: "S256", statelessCallback: true });
+    expect(provider.issuer).toBeUndefined();
+  });
+
+  it.each<[string, Partial<OpenRouterOptions>]>([
+    ["no callbackUrl", { callbackUrl: undefined as unknown as string }],
+    ["an http callback on a public host", { callbackUrl: "http://app.example/callback" }],
+    ["a callback with a fragment", { callbackUrl: "https://app.example/callback#done" }],
+    ["a callback with user:password", { callbackUrl: "https://user:pass@app.example/callback" }],
+    ["a javascript: callback", { callbackUrl: "javascript:alert(1)" }],
+    ["a relative callback", { callbackUrl: "/callback" }],
+    ["a callback that already carries state", { callbackUrl: "https://app.example/callback?state=fixed" }],
+    ["a callback that already carries code", { callbackUrl: "https://app.example/callback?code=fixed" }],
+    ["an http baseUrl on a public host", { baseUrl: "http://openrouter.ai" }],
+    ["a key label of 101 characters", { keyLabel: "k".repeat(101) }],
+    ["a key label that is no string", { keyLabel: 5 as unknown as string }],
+    ["a limit of -1", { limit: -1 }],
+    ["a limit of NaN", { limit: Number.NaN }],
+    ["a limit of Infinity", { limit: Number.POSITIVE_INFINITY }],
+    ["a limit given as a string", { limit: "5" as unknown as number }],
+    ["an expiry in the past", { expiresAt: new Date(Date.now() - 60_000) }],
+    ["an expiry that is no date", { expiresAt: "next tuesday" }],
+    ["an expiry that is an invalid Date", { expiresAt: new Date(Number.NaN) }],
+    ["an expiry given as a number", { expiresAt: 1_900_000_000_000 as unknown as Date }],
+    ["a usage limit type of yearly", { usageLimitType: "yearly" as "daily" }],
+    ["a challenge method of S512", { codeChallengeMethod: "S512" as "S256" }],
+  ])("throws invalid_config for %s", (_, options) => {
+    const error = thrown(() => openRouter({ callbackUrl: CALLBACK, ...options }));
+    expect(error).toBeInstanceOf(PkceError);
+    expect(error.code).toBe("invalid_config");
+  });
+
+  it("compares the expiry with the current time", () => {
+    vi.spyOn(Date, "now").mockReturnValue(Date.parse("2040-01-01T00:00:00Z"));
+    expect(thrown(() => openRouter({ callbackUrl: CALLBACK, expiresAt: "2031-01-01T00:00:00Z" })).code).toBe("invalid_config");
+  });
+});
+
+describe("openRouter() token request", () => {
+  const provider = openRouter({ callbackUrl: CALLBACK, baseUrl: "https://openrouter.example" });
+  const request = () => provider.tokenRequest({ code: "the-code", codeVerifier: VERIFIER, codeChallengeMethod: "S256", redirectUri: CALLBACK });
+
+  it("is POST {baseUrl}/api/v1/auth/keys with a JSON body and no Authorization header", async () => {
+    const r = request();
+    expect(r.method).toBe("POST");
+    expect(r.url).toBe("https://openrouter.example/api/v1/auth/keys");
+    expect(r.headers.get("content-type")).toBe("application/json");
+    expect(r.headers.has("authorization")).toBe(false);
+    expect(JSON.parse(await r.text())).toEqual({ code: "the-code", code_verifier: VERIFIER, code_challenge_method: "S256" });
+  });
+
+  it("sends a body valid against OpenRouter's OpenAPI schema", async () => {
+    expect(validate(openRouterSchema("/auth/keys", "request"), JSON.parse(await request().text()))).toEqual([]);
+  });
+
+  it("goes to https://openrouter.ai by default", () => {
+    const r = openRouter({ callbackUrl: CALLBACK }).tokenRequest({ code: "c", codeVerifier: VERIFIER, codeChallengeMethod: "plain", redirectUri: CALLBACK });
+    expect(r.url).toBe("https://openrouter.ai/api/v1/auth/keys");
+  });
+
+  it.each([
+    { body: { key: "sk-or-v1-abc", user_id: "user_2yOP" }, result: { key: "sk-or-v1-abc", userId: "user_2yOP" } },
+    { body: { key: "sk-or-v1-abc", user_id: null }, result: { key: "sk-or-v1-abc", userId: null } },
+    { body: { key: "sk-or-v1-abc" }, result: { key: "sk-or-v1-abc", userId: null } },
+  ])("reads $body as $result", ({ body, result }) => {
+    expect(provider.parseResult(body)).toEqual(result);
+  });
+
+  it.each([{}, { key: "" }, { key: 1 }, { key: null }, { key: "sk-or-v1-abc", user_id: 7 }])("rejects %j with invalid_response", (body) => {
+    expect(thrown(() => provider.parseResult(body)).code).toBe("invalid_response");
+  });
+});
+
+describe("buildCreateAuthCodeRequest", () => {
+  const full: CreateAuthKeysCodeRequest = {
+    callbackUrl: CALLBACK,
+    codeChallenge: CHALLENGE,
+    codeChallengeMethod: "S256",
+    expiresAt: new Date("2030-01-02T03:04:05.000Z"),
+    keyLabel: "Agent key",
+    limit: 100,
+    usageLimitType: "weekly",
+    workspaceId: WORKSPACE,
+  };
+
+  it("builds POST {baseUrl}/api/v1/auth/keys/code with the Bearer API key and a JSON body", async () => {
+    const r = buildCreateAuthCodeRequest(full, { apiKey: API_KEY });
+    expect(r.method).toBe("POST");
+    expect(r.url).toBe("https://openrouter.ai/api/v1/auth/keys/code");
+    expect(r.headers.get("authorization")).toBe(`Bearer ${API_KEY}`);
+    expect(r.headers.get("content-type")).toBe("application/json");
+    expect(JSON.parse(await r.text())).toEqual({
+      callback_url: CALLBACK,
+      code_challenge: CHALLENGE,
+      code_challenge_method: "S256",
+      expires_at: "2030-01-02T03:04:05Z",
+      key_label: "Agent key",
+      limit: 100,
+      usage_limit_type: "weekly",
+      workspace_id: WORKSPACE,
+    });
+  });
+
+  it.each([
+    { name: "every field", params: full },
+    { name: "only the callback", params: { callbackUrl: CALLBACK } },
+    { name: "no expiry", params: { callbackUrl: CALLBACK, expiresAt: null } },
+  ])("sends a body valid against OpenRouter's OpenAPI schema with $name", async ({ params }) => {
+    const body: unknown = JSON.parse(await buildCreateAuthCodeRequest(params, { apiKey: API_KEY }).text());
+    expect(validate(openRouterSchema("/auth/keys/code", "request"), body)).toEqual([]);
+  });
+
+  it("sends only callback_url when nothing else is set, and expires_at null when asked for no expiry", async () => {
+    expect(JSON.parse(await buildCreateAuthCodeRequest({ callbackUrl: CALLBACK }, { apiKey: API_KEY }).text())).toEqual({ callback_url: CALLBACK });
+    expect(JSON.parse(await buildCreateAuthCodeRequest({ callbackUrl: CALLBACK, expiresAt: null }, { apiKey: API_KEY }).text())).toEqual({
+      callback_url: CALLBACK,
+      expires_at: null,
+    });
+  });
+
+  it("uses the given baseUrl", () => {
+    expect(buildCreateAuthCodeRequest({ callbackUrl: CALLBACK }, { apiKey: API_KEY, baseUrl: "http://localhost:5173/" }).url).toBe(
+      "http://localhost:5173/api/v1/auth/keys/code",
+    );
+  });
+
+  it.each([
+    ["no apiKey", {}],
+    ["an empty apiKey", { apiKey: "" }],
+    ["an apiKey that is no string", { apiKey: 42 }],
+  ])("throws invalid_argument for %s", (_, init) => {
+    const error = thrown(() => buildCreateAuthCodeRequest({ callbackUrl: CALLBACK }, init as { apiKey: string }));
+    expect(error.code).toBe("invalid_argument");
+  });
+
+  it.each<[string, Partial<CreateAuthKeysCodeRequest>]>([
+    ["a workspace id that is no UUID", { workspaceId: "workspace-1" }],
+    ["a UUID with trailing text", { workspaceId: `${WORKSPACE}x` }],
+    ["a challenge that is too short", { codeChallenge: "abc" }],
+    ["a challenge with characters outside the unreserved set", { codeChallenge: `${CHALLENGE}+/=` }],
+    ["a challenge method of S512", { codeChallengeMethod: "S512" as "S256" }],
+    ["an http callback on a public host", { callbackUrl: "http://app.example/cb" }],
+    ["a key label of 101 characters", { keyLabel: "k".repeat(101) }],
+    ["a limit of -1", { limit: -1 }],
+    ["an expiry in the past", { expiresAt: "2001-01-01T00:00:00Z" }],
+    ["a usage limit type of hourly", { usageLimitType: "hourly" as "daily" }],
+  ])("throws invalid_config for %s, never showing the API key", (_, params) => {
+    const error = thrown(() => buildCreateAuthCodeRequest({ callbackUrl: CALLBACK, ...params }, { apiKey: API_KEY }));
+    expect(error.code).toBe("invalid_config");
+    expect(error.message).not.toContain(API_KEY);
+  });
+});
+
+describe("readCreateAuthCodeResponse", () => {
+  it("maps {data:{id,app_id,created_at}} to {id, appId, createdAt}", async () => {
+    const body = { data: { id: "auth_code_xyz789", app_id: 12345, created_at: "2025-08-24T10:30:00Z" } };
+    expect(validate(openRouterSchema("/auth/keys/code", "200"), body)).toEqual([]);
+    await expect(readCreateAuthCodeResponse(json(200, body))).resolves.toEqual({ id: "auth_code_xyz789", appId: 12345, createdAt: "2025-08-24T10:30:00Z" });
+  });
+
+  it.each([
+    { status: 401, body: { error: { code: 401, message: "Missing Authentication header" } }, error: "401" },
+    { status: 409, body: { error: { code: 409, message: "Resource conflict. Please try again later." } }, error: "409" },
+    { status: 500, body: { error: { code: 500, message: "Internal Server Error" } }, error: "500" },
+  ])("turns a $status answer into a TokenError", async ({ status, body, error }) => {
+    const caught = await rejection(readCreateAuthCodeResponse(json(status, body)));
+    expect(caught).toBeInstanceOf(TokenError);
+    expect(caught).toMatchObject({ status, error, errorDescription: body.error.message });
+  });
+
+  it.each([
+    ["no data", json(200, {})],
+    ["data that is no object", json(200, { data: "code" })],
+    ["an app_id that is a string", json(200, { data: { id: "c", app_id: "12345", created_at: "2025-08-24T10:30:00Z" } })],
+    ["no id", json(200, { data: { app_id: 1, created_at: "2025-08-24T10:30:00Z" } })],
+    ["an HTML page", text(200, "<html></html>", "text/html")],
+  ])("rejects an answer with %s as invalid_response", async (_, response) => {
+    expect((await rejection(readCreateAuthCodeResponse(response))).code).toBe("invalid_response");
+  });
+});

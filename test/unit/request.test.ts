@@ -1,0 +1,294 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { PkceError, TokenError } from "../../src/index.ts";
+import { field, readJson, sendRequest } from "../../src/request.ts";
+import { rejection, thrown } from "./helpers/errors.ts";
+import { fetchRecorder, hang, json, never, text } from "./helpers/fetch.ts";
+
+const TOKEN_URL = "https://as.example/token";
+const CODE = "Code-SENTINEL-5d2c81";
+const VERIFIER = "Verifier-SENTINEL-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const STATE = "State-SENTINEL-0c6f1e";
+const SECRETS = [CODE, VERIFIER, STATE];
+
+function tokenRequest(): Request {
+  return new Request(TOKEN_URL, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+    body: new URLSearchParams({ grant_type: "authorization_code", code: CODE }),
+  });
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+
+describe("sendRequest", () => {
+  it("sends once without redirects, cookies, cache or referrer, under its own abort signal", async () => {
+    const recorder = fetchRecorder(() => json(200, { ok: true }));
+    await sendRequest(tokenRequest(), { fetch: recorder.fetch });
+    expect(recorder.calls).toHaveLength(1);
+    const { request, init, signal } = recorder.calls[0]!;
+    expect(init).toMatchObject({ redirect: "manual", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" });
+    expect(init?.signal).toBeInstanceOf(AbortSignal);
+    expect(signal.aborted).toBe(false);
+    expect(request.redirect).toBe("manual");
+    expect(request.credentials).toBe("omit");
+    expect(request.referrerPolicy).toBe("no-referrer");
+  });
+
+  it("sends the built request's method, URL, headers and body unchanged", async () => {
+    const recorder = fetchRecorder(() => json(200, { ok: true }));
+    await sendRequest(tokenRequest(), { fetch: recorder.fetch });
+    const { request, body } = recorder.calls[0]!;
+    expect(request.method).toBe("POST");
+    expect(request.url).toBe(TOKEN_URL);
+    expect(request.headers.get("content-type")).toBe("application/x-www-form-urlencoded");
+    expect(request.headers.get("accept")).toBe("application/json");
+    expect(await body).toBe(`grant_type=authorization_code&code=${CODE}`);
+  });
+
+  it.each([200, 201, 203])("resolves the JSON object of a %i answer", async (status) => {
+    const recorder = fetchRecorder(() => json(status, { access_token: "at", n: 1 }));
+    await expect(sendRequest(tokenRequest(), { fetch: recorder.fetch })).resolves.toEqual({ access_token: "at", n: 1 });
+  });
+
+  it("uses globalThis.fetch when no fetch is given", async () => {
+    const recorder = fetchRecorder(() => json(200, { from: "global" }));
+    vi.stubGlobal("fetch", recorder.fetch);
+    await expect(sendRequest(tokenRequest())).resolves.toEqual({ from: "global" });
+    expect(recorder.calls).toHaveLength(1);
+  });
+
+  it("times out after 30000 ms by default", async () => {
+    vi.useFakeTimers();
+    const recorder = fetchRecorder((call) => hang(call.signal));
+    let settled = false;
+    const result = rejection(sendRequest(tokenRequest(), { fetch: recorder.fetch }));
+    void result.then(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(29_999);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    const error = await result;
+    expect(error.code).toBe("timeout");
+    expect(error.message).toContain("30000 ms");
+    expect(recorder.calls[0]!.signal.aborted).toBe(true);
+    expect(recorder.calls).toHaveLength(1);
+  });
+
+  it.each([
+    ["honours its signal", (call: { signal: AbortSignal }) => hang(call.signal)],
+    ["ignores its signal", () => never()],
+  ])("times out after timeoutMs when the fetch %s", async (_, respond) => {
+    const recorder = fetchRecorder(respond);
+    const error = await rejection(sendRequest(tokenRequest(), { fetch: recorder.fetch, timeoutMs: 5 }));
+    expect(error.code).toBe("timeout");
+    expect(recorder.calls).toHaveLength(1);
+  });
+
+  it("times out while the body is still arriving", async () => {
+    const stalled = new ReadableStream<Uint8Array>({ start: () => {} });
+    const recorder = fetchRecorder(() => new Response(stalled, { status: 200 }));
+    const error = await rejection(sendRequest(tokenRequest(), { fetch: recorder.fetch, timeoutMs: 5 }));
+    expect(error.code).toBe("timeout");
+  });
+
+  it("clears its timer once answered", async () => {
+    vi.useFakeTimers();
+    const recorder = fetchRecorder(() => json(200, {}));
+    await sendRequest(tokenRequest(), { fetch: recorder.fetch });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("rejects with aborted when the caller's signal aborts mid-flight", async () => {
+    const controller = new AbortController();
+    const recorder = fetchRecorder((call) => {
+      queueMicrotask(() => controller.abort());
+      return hang(call.signal);
+    });
+    const error = await rejection(sendRequest(tokenRequest(), { fetch: recorder.fetch, signal: controller.signal }));
+    expect(error.code).toBe("aborted");
+    expect(recorder.calls[0]!.signal.aborted).toBe(true);
+  });
+
+  it("rejects with aborted without calling fetch when the signal is already aborted", async () => {
+    const recorder = fetchRecorder();
+    const error = await rejection(sendRequest(tokenRequest(), { fetch: recorder.fetch, signal: AbortSignal.abort() }));
+    expect(error.code).toBe("aborted");
+    expect(recorder.calls).toHaveLength(0);
+  });
+
+  it("leaves a finished request alone when the caller's signal aborts afterwards", async () => {
+    const controller = new AbortController();
+    const recorder = fetchRecorder(() => json(200, {}));
+    await sendRequest(tokenRequest(), { fetch: recorder.fetch, signal: controller.signal });
+    controller.abort();
+    expect(recorder.calls[0]!.signal.aborted).toBe(false);
+  });
+
+  it.each([
+    ["rejects", () => Promise.reject(new TypeError(`Failed to fetch ${CODE} with ${VERIFIER} for ${STATE}`))],
+    [
+      "throws synchronously",
+      () => {
+        throw new TypeError(`Failed to fetch ${CODE} with ${VERIFIER} for ${STATE}`);
+      },
+    ],
+  ])("reports a fetch that %s as network_error with a cleaned copy of the cause", async (_, respond) => {
+    const recorder = fetchRecorder(respond);
+    const error = await rejection(sendRequest(tokenRequest(), { fetch: recorder.fetch }, SECRETS));
+    expect(error.code).toBe("network_error");
+    const cause = error.cause as Error;
+    expect(cause).toBeInstanceOf(Error);
+    expect(cause.name).toBe("TypeError");
+    expect(cause.message).toBe("Failed to fetch [redacted] with [redacted] for [redacted]");
+    for (const secret of SECRETS) {
+      expect(error.message).not.toContain(secret);
+      expect(String(cause)).not.toContain(secret);
+    }
+  });
+
+  it("keeps no cause for a fetch that rejects with a non-Error", async () => {
+    const recorder = fetchRecorder(() => Promise.reject(`raw ${CODE}`));
+    const error = await rejection(sendRequest(tokenRequest(), { fetch: recorder.fetch }, SECRETS));
+    expect(error.code).toBe("network_error");
+    expect(error.cause).toBeUndefined();
+  });
+
+  it("turns a non-2xx answer into a TokenError with the secrets blanked", async () => {
+    const recorder = fetchRecorder(() => json(400, { error: "invalid_grant", error_description: `code ${CODE} and verifier ${VERIFIER}` }));
+    const error = await rejection(sendRequest(tokenRequest(), { fetch: recorder.fetch }, SECRETS));
+    expect(error).toBeInstanceOf(TokenError);
+    expect((error as TokenError).errorDescription).toBe("code [redacted] and verifier [redacted]");
+  });
+});
+
+describe("readJson", () => {
+  it.each([301, 302, 303, 307, 308])("rejects a %i redirect with invalid_response", async (status) => {
+    const response = new Response(null, { status, headers: { Location: "https://evil.example/" } });
+    const error = await rejection(readJson(response));
+    expect(error.code).toBe("invalid_response");
+    expect(error).not.toBeInstanceOf(TokenError);
+  });
+
+  it("rejects an opaque redirect (what redirect: manual yields in a browser) with invalid_response", async () => {
+    const response = new Response(null, { status: 200 });
+    Object.defineProperty(response, "type", { value: "opaqueredirect" });
+    expect((await rejection(readJson(response))).code).toBe("invalid_response");
+  });
+
+  it.each([
+    ["an HTML page", "<html><body>Sign in</body></html>", "text/html"],
+    ["null", "null", "application/json"],
+    ["an array", "[]", "application/json"],
+    ["a string", '"token"', "application/json"],
+    ["a number", "42", "application/json"],
+    ["an empty body", "", "application/json"],
+    ["truncated JSON", '{"access_token":', "application/json"],
+  ])("rejects a 2xx answer that is %s with invalid_response", async (_, body, type) => {
+    expect((await rejection(readJson(text(200, body, type)))).code).toBe("invalid_response");
+  });
+
+  it("resolves a 2xx JSON object whatever its content type says", async () => {
+    await expect(readJson(text(200, '{"key":"k"}', "text/plain"))).resolves.toEqual({ key: "k" });
+  });
+
+  it.each([
+    {
+      shape: "RFC 6749 5.2",
+      response: () => json(400, { error: "invalid_grant", error_description: "The code was already used" }),
+      status: 400,
+      error: "invalid_grant",
+      errorDescription: "The code was already used",
+    },
+    {
+      shape: "OpenRouter",
+      response: () => json(403, { error: { code: 403, message: "Invalid code or code_verifier" } }),
+      status: 403,
+      error: "403",
+      errorDescription: "Invalid code or code_verifier",
+    },
+    {
+      shape: "OpenRouter with metadata",
+      response: () => json(400, { error: { code: 400, message: "Invalid code_challenge_method", metadata: { a: 1 } }, user_id: null }),
+      status: 400,
+      error: "400",
+      errorDescription: "Invalid code_challenge_method",
+    },
+    { shape: "RFC 6749 without description", response: () => json(401, { error: "invalid_client" }), status: 401, error: "invalid_client", errorDescription: null },
+    { shape: "non-JSON", response: () => text(500, "<h1>Internal Server Error</h1>", "text/html"), status: 500, error: null, errorDescription: null },
+    { shape: "an empty body", response: () => text(502, ""), status: 502, error: null, errorDescription: null },
+    { shape: "a JSON array", response: () => json(400, ["invalid_grant"]), status: 400, error: null, errorDescription: null },
+    { shape: "non-string fields", response: () => json(400, { error: true, error_description: { html: "<b>" } }), status: 400, error: null, errorDescription: null },
+    { shape: "an error object without code", response: () => json(403, { error: { message: "Forbidden" } }), status: 403, error: null, errorDescription: "Forbidden" },
+  ])("reads a $status answer with a $shape body into a TokenError", async ({ response, status, error, errorDescription }) => {
+    const caught = await rejection(readJson(response()));
+    expect(caught).toBeInstanceOf(TokenError);
+    expect(caught.code).toBe("token_error");
+    expect(caught).toMatchObject({ status, error, errorDescription });
+    expect(caught.message).toContain(`HTTP ${status}`);
+  });
+
+  it("caps error and errorDescription at 1,000 characters", async () => {
+    const caught = (await rejection(readJson(json(400, { error: "e".repeat(5000), error_description: "d".repeat(5000) })))) as TokenError;
+    expect(caught.error).toBe("e".repeat(1000));
+    expect(caught.errorDescription).toBe("d".repeat(1000));
+    expect(caught.message.length).toBeLessThan(200);
+  });
+
+  it("puts only an RFC-looking error code into the message, never the description", async () => {
+    const odd = (await rejection(readJson(json(400, { error: "<script>alert(1)</script>", error_description: "described" })))) as TokenError;
+    expect(odd.message).not.toContain("<script>");
+    expect(odd.message).toContain("unrecognised error");
+    expect(odd.message).not.toContain("described");
+    const plain = await rejection(readJson(json(400, { error: "invalid_grant" })));
+    expect(plain.message).toContain("(invalid_grant)");
+  });
+
+  it("blanks every secret out of error and errorDescription", async () => {
+    const body = { error: `bad_${CODE}`, error_description: `state ${STATE}, verifier ${VERIFIER}, code ${CODE}` };
+    const caught = (await rejection(readJson(json(400, body), SECRETS))) as TokenError;
+    expect(caught.error).toBe("bad_[redacted]");
+    expect(caught.errorDescription).toBe("state [redacted], verifier [redacted], code [redacted]");
+    expect(JSON.stringify(caught) + caught.message).not.toMatch(/SENTINEL/);
+  });
+
+  it("blanks a secret that straddles the 1,000-character cap, leaving no part of it", async () => {
+    const description = "x".repeat(990) + VERIFIER;
+    const caught = (await rejection(readJson(json(403, { error: { code: 403, message: description } }), SECRETS))) as TokenError;
+    expect(caught.errorDescription).toBe("x".repeat(990) + "[redacted]");
+    expect(caught.errorDescription).not.toContain(VERIFIER.slice(0, 8));
+  });
+
+  it("ignores empty secrets", async () => {
+    const caught = (await rejection(readJson(json(400, { error: "invalid_grant" }), ["", CODE]))) as TokenError;
+    expect(caught.error).toBe("invalid_grant");
+  });
+});
+
+describe("field", () => {
+  const body = { s: "text", empty: "", n: 3600, nul: null, str: "3600", inf: 1e400 };
+
+  it.each([
+    ["a present string", "s", "string", false, "text"],
+    ["a present number", "n", "number", false, 3600],
+    ["an absent optional field", "missing", "string", true, undefined],
+    ["a null optional field", "nul", "string", true, undefined],
+  ] as const)("returns %s", (_, name, type, optional, expected) => {
+    expect(field(body, name, type, optional)).toBe(expected);
+  });
+
+  it.each([
+    ["an absent required field", "missing", "string", false],
+    ["a null required field", "nul", "string", false],
+    ["an empty string", "empty", "string", false],
+    ["a number where a string is due", "n", "string", true],
+    ["a numeric string where a number is due", "str", "number", true],
+    ["an infinite number", "inf", "number", true],
+  ] as const)("rejects %s with invalid_response naming the field", (_, name, type, optional) => {
+    const error = thrown(() => field(body, name, type, optional));
+    expect(error).toBeInstanceOf(PkceError);
+    expect(error.code).toBe("invalid_response");
+    expect(error.message).toContain(`"${name}"`);
+  });
+});
