@@ -113,12 +113,14 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   const match = (url: URL): { entry: { tx: Transaction; expired: boolean }; stateless: boolean } | null => {
     const query = url.searchParams;
     if (!query.get("code") && !query.get("error")) return null;
-    const mine = store.list().filter((e) => e.tx.provider === provider.id);
+    const all = store.list();
+    const mine = all.filter((e) => e.tx.provider === provider.id);
     const live = mine.filter((e) => !e.expired);
     const state = query.get("state");
     const entry = state ? mine.find((e) => e.tx.state === state) : provider.statelessCallback && live.length === 1 ? live[0] : undefined;
     if (entry) return { entry, stateless: !state };
-    if (!live.length) return null;
+    // Nothing of ours pending, or the callback belongs to another provider's flow on this page.
+    if (!live.length || all.some((e) => e.tx.state === state)) return null;
     throw new PkceError(
       state ? "state_mismatch" : "state_missing",
       state ? "The callback's state matches no sign-in started in this tab; start it again." : "The callback has no state parameter; start the sign-in again.",

@@ -407,6 +407,19 @@ describe("handleCallback(): which callbacks are this flow's", () => {
     expect(mine.recorder.calls).toHaveLength(0);
   });
 
+  it("resolves null for another provider's callback even while this provider has its own pending, leaving both", async () => {
+    const other = setup(oauth2Case);
+    const mine = setup(openRouterCase);
+    await mine.flow.authorize();
+    const callback = oauth2Callback(await other.flow.authorize());
+    expect(await mine.flow.handleCallback(callback)).toBeNull();
+    expect(mine.flow.status).toBe("idle");
+    expect(stored()).toHaveLength(2);
+    await expect(other.flow.handleCallback(callback)).resolves.toEqual(oauth2Case.result());
+    expect(stored()).toHaveLength(1);
+    expect(mine.recorder.calls).toHaveLength(0);
+  });
+
   it("resolves null on a normal page load even when storage is blocked", async () => {
     const restore = blockSessionStorage();
     try {
