@@ -99,10 +99,14 @@ function describe(error: string): string {
 
 /**
  * Whether `value` is an error from this library (any bundle copy: checks `name` and `code`, not
- * `instanceof`), optionally with the given code.
+ * `instanceof`), optionally with the given code. `"token_error"` narrows to {@link TokenError} and
+ * `"authorization_error"` to {@link AuthorizationError}.
  * @example
  * if (isPkceError(e, "expired")) await flow.start()
  */
+export function isPkceError(value: unknown, code: "token_error"): value is TokenError;
+export function isPkceError(value: unknown, code: "authorization_error"): value is AuthorizationError;
+export function isPkceError(value: unknown, code?: PkceErrorCode): value is PkceError;
 export function isPkceError(value: unknown, code?: PkceErrorCode): value is PkceError {
   if (typeof value !== "object" || value === null) return false;
   const { name, code: actual } = value as { name?: unknown; code?: unknown };

@@ -127,4 +127,15 @@ describe("isPkceError", () => {
     expectTypeOf(caught.code).toEqualTypeOf<PkceErrorCode>();
     expect(caught.code).toBe("aborted");
   });
+
+  it("narrows to TokenError and AuthorizationError by code, so their fields are typed", () => {
+    const token: unknown = new TokenError(403, "invalid_grant", "no");
+    if (!isPkceError(token, "token_error")) throw new Error("expected a TokenError");
+    expectTypeOf(token).toEqualTypeOf<TokenError>();
+    expect([token.status, token.error]).toEqual([403, "invalid_grant"]);
+    const denied: unknown = new AuthorizationError("access_denied", "User said no", null);
+    if (!isPkceError(denied, "authorization_error")) throw new Error("expected an AuthorizationError");
+    expectTypeOf(denied).toEqualTypeOf<AuthorizationError>();
+    expect(denied.errorDescription).toBe("User said no");
+  });
 });
