@@ -72,6 +72,10 @@ const CALLBACK_PARAMS = new Set(["code", "state", "iss", "error", "error_descrip
 // Shared by every flow of the page, so StrictMode's double effect (even with two flow objects)
 // sends one request. Keyed by provider and URL, both before and after the address bar is cleaned.
 const inflight = new Map<string, { promise: Promise<unknown>; owner: object; returnTo: string | null }>();
+// Callbacks with a code but no state already handled on this page (provider and URL), so loading
+// one again cannot hand its spent code to a newer transaction. In memory only: storage keeps no
+// trace, so this does not survive a full reload (the address bar is cleaned for that).
+const spent = new Set<string>();
 
 /**
  * Creates the flow for one provider. Touches no browser global until a method is called.
@@ -113,6 +117,7 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   const match = (url: URL): { entry: { tx: Transaction; expired: boolean }; stateless: boolean } | null => {
     const query = url.searchParams;
     if (!query.get("code") && !query.get("error")) return null;
+    if (spent.has(`${provider.id} ${url.href}`)) return null;
     const all = store.list();
     const mine = all.filter((e) => e.tx.provider === provider.id);
     const live = mine.filter((e) => !e.expired);
@@ -191,6 +196,7 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
     }
     const { entry, stateless } = found;
     store.remove(entry.tx.state);
+    if (stateless && url.searchParams.get("code")) spent.add(key);
     const cleaned = options.cleanUrl === false ? url.href : cleanAddressBar(url);
     const promise = (async () => {
       try {

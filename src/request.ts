@@ -21,7 +21,7 @@ const MAX_TEXT = 1000;
  * @throws {TokenError} for a non-2xx answer (RFC 6749 5.2 or OpenRouter error body).
  * @throws {PkceError} `invalid_response` (a redirect, or a 2xx body that is not a JSON object),
  *   `network_error`, `timeout`, `aborted`.
- * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.11
+ * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.12
  */
 export async function sendRequest(request: Request, options: SendOptions = {}, secrets: string[] = []): Promise<JsonObject> {
   const timeoutMs = options.timeoutMs ?? 30000;
