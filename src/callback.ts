@@ -1,4 +1,4 @@
-import { AuthorizationError, PkceError } from "./errors.js";
+import { AuthorizationError, fail } from "./errors.js";
 
 /** What the callback is checked against. */
 export interface CallbackExpectations {
@@ -30,9 +30,27 @@ const FOREIGN = ["access_token", "id_token", "token", "response"];
 // Printable ASCII only: no control characters, nothing outside US-ASCII.
 const PRINTABLE = /^[\x20-\x7e]*$/;
 
-const fail = (code: "invalid_callback" | "state_missing" | "state_mismatch" | "issuer_missing" | "issuer_mismatch", message: string): never => {
-  throw new PkceError(code, message);
-};
+/**
+ * @internal Parses a callback URL, which must be absolute.
+ * @throws {PkceError} `invalid_callback`.
+ */
+export function callbackUrl(url: string | URL | undefined): URL {
+  try {
+    return new URL(url!);
+  } catch {
+    return fail("invalid_callback", "callback URL must be absolute");
+  }
+}
+
+/**
+ * @internal Rejects a callback's `state`: `state_missing` when it has none, `state_mismatch` otherwise.
+ * @throws {PkceError} always.
+ */
+export function badState(state: string | null): never {
+  return state
+    ? fail("state_mismatch", "state mismatch: start the sign-in again")
+    : fail("state_missing", "no state: start the sign-in again");
+}
 
 /**
  * Reads and validates an authorization response from the callback URL's query (never its
@@ -49,65 +67,40 @@ const fail = (code: "invalid_callback" | "state_missing" | "state_mismatch" | "i
  * const { code } = parseCallback(location.href, { state: savedState })
  */
 export function parseCallback(url: string | URL, expected: CallbackExpectations = {}): CallbackResult {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new PkceError("invalid_callback", "The callback URL is not an absolute URL.");
-  }
+  const parsed = callbackUrl(url);
+  // Every parameter, empty ones included: `state=&state=x` is a duplicate even though "" counts as absent.
   const params = new Map<string, string>();
-  // Names seen, empty values included: `state=&state=x` is a duplicate even though "" counts as absent.
-  const seen = new Set<string>();
-  for (const [name, value] of new URLSearchParams(parsed.search)) {
-    if (seen.has(name)) fail("invalid_callback", `The callback repeats the "${paramName(name)}" parameter.`);
-    if (value.length > MAX_PARAM || name.length > MAX_PARAM) fail("invalid_callback", "A callback parameter is longer than 8 KiB.");
-    seen.add(name);
-    if (value !== "") params.set(name, value);
+  for (const [name, value] of parsed.searchParams) {
+    if (params.has(name)) fail("invalid_callback", "duplicate callback parameter");
+    if (value.length > MAX_PARAM || name.length > MAX_PARAM) fail("invalid_callback", "callback parameter over 8 KiB");
+    params.set(name, value);
   }
-  for (const name of FOREIGN) {
-    if (params.has(name)) fail("invalid_callback", `The callback carries "${name}": it is not an authorization code response.`);
-  }
-  const code = params.get("code") ?? null;
-  const state = params.get("state") ?? null;
-  const iss = params.get("iss") ?? null;
-  if (!PRINTABLE.test(code ?? "") || !PRINTABLE.test(state ?? "")) {
-    fail("invalid_callback", "The callback's code or state holds control or non-ASCII characters.");
-  }
+  // An empty value counts as absent.
+  const get = (name: string): string | null => params.get(name) || null;
+  const foreign = FOREIGN.find(get);
+  if (foreign) fail("invalid_callback", `callback carries ${foreign}: not a code response`);
+  const code = get("code");
+  const state = get("state");
+  const iss = get("iss");
+  // One test for both: a concatenation is printable exactly when its parts are ("null" is).
+  if (!PRINTABLE.test(`${code}${state}`)) fail("invalid_callback", "code and state must be printable ASCII");
 
-  if (iss !== null && expected.issuer !== undefined && iss !== expected.issuer) {
-    fail("issuer_mismatch", "The callback's iss differs from the expected issuer: possible mix-up attack.");
+  if (iss && expected.issuer !== undefined && iss !== expected.issuer) {
+    fail("issuer_mismatch", "iss mismatch (possible mix-up attack)");
   }
-  if (iss === null && expected.requireIssuer) {
-    fail("issuer_missing", "The callback has no iss parameter, but this issuer always sends one.");
-  }
+  if (!iss && expected.requireIssuer) fail("issuer_missing", "no iss, but the issuer requires it");
 
-  if (expected.state === null && state !== null) {
-    fail("state_mismatch", "The callback carries a state although none was sent.");
-  } else if (typeof expected.state === "string") {
-    if (state === null) fail("state_missing", "The callback has no state parameter; start the sign-in again.");
-    if (state !== expected.state) fail("state_mismatch", "The callback's state does not match this sign-in; start it again.");
-  }
+  // `null` expects no state at all; a string expects exactly it; undefined skips the check.
+  if ((expected.state === null || typeof expected.state === "string") && state !== expected.state) badState(state);
 
-  const error = params.get("error");
-  if (error !== undefined) {
-    throw new AuthorizationError(cap(error)!, cap(params.get("error_description")), cap(params.get("error_uri")));
-  }
-  if (code === null) {
+  const cap = (name: string) => get(name)?.slice(0, MAX_ERROR_FIELD) ?? null;
+  const error = cap("error");
+  if (error) throw new AuthorizationError(error, cap("error_description"), cap("error_uri"));
+  if (!code) {
     fail(
       "invalid_callback",
-      parsed.hash.includes("code=")
-        ? "The callback has its code in the URL fragment; only the query is read (response_mode=query)."
-        : "The callback has neither code nor error.",
+      parsed.hash.includes("code=") ? "code is in the fragment: use response_mode=query" : "callback has no code",
     );
   }
   return { code: code!, state, iss };
-}
-
-function cap(value: string | undefined): string | null {
-  return value === undefined ? null : value.slice(0, MAX_ERROR_FIELD);
-}
-
-// Parameter names are attacker-chosen: show only short, plain ones.
-function paramName(name: string): string {
-  return /^[\w.-]{1,32}$/.test(name) ? name : "?";
 }

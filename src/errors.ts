@@ -24,7 +24,7 @@ export type PkceErrorCode =
 /** Literal names of this library's error classes; they survive minification. */
 export type PkceErrorName = "PkceError" | "AuthorizationError" | "TokenError";
 
-const NAMES: ReadonlySet<string> = new Set<PkceErrorName>(["PkceError", "AuthorizationError", "TokenError"]);
+const NAMES: readonly unknown[] = ["PkceError", "AuthorizationError", "TokenError"] satisfies PkceErrorName[];
 
 /**
  * The one error type this library throws. Messages say what was wrong and what to do; they never
@@ -34,13 +34,23 @@ const NAMES: ReadonlySet<string> = new Set<PkceErrorName>(["PkceError", "Authori
  */
 export class PkceError extends Error {
   override readonly name: PkceErrorName = "PkceError";
+  // Fields below are `declare`d and assigned in the constructor: the same own properties as class
+  // fields, without the extra field declarations those emit.
   /** Stable machine-readable reason. */
-  readonly code: PkceErrorCode;
+  declare readonly code: PkceErrorCode;
 
   constructor(code: PkceErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }
+}
+
+/**
+ * @internal Throws a {@link PkceError}: one short call instead of a `throw new` at every check.
+ * @throws {PkceError} always.
+ */
+export function fail(code: PkceErrorCode, message: string, options?: { cause?: unknown }): never {
+  throw new PkceError(code, message, options);
 }
 
 /**
@@ -52,14 +62,14 @@ export class AuthorizationError extends PkceError {
   override readonly name = "AuthorizationError" as const;
   declare readonly code: "authorization_error";
   /** The `error` parameter, e.g. `access_denied`. */
-  readonly error: string;
+  declare readonly error: string;
   /** The `error_description` parameter, or `null`. */
-  readonly errorDescription: string | null;
+  declare readonly errorDescription: string | null;
   /** The `error_uri` parameter, or `null`. */
-  readonly errorUri: string | null;
+  declare readonly errorUri: string | null;
 
   constructor(error: string, errorDescription: string | null, errorUri: string | null) {
-    super("authorization_error", `The authorization server refused the request (${describe(error)}).`);
+    super("authorization_error", `authorization refused (${describe(error)})`);
     this.error = error;
     this.errorDescription = errorDescription;
     this.errorUri = errorUri;
@@ -75,17 +85,14 @@ export class TokenError extends PkceError {
   override readonly name = "TokenError" as const;
   declare readonly code: "token_error";
   /** HTTP status of the token endpoint's answer. */
-  readonly status: number;
+  declare readonly status: number;
   /** RFC 6749 `error` (or OpenRouter's numeric code as a string), or `null`. */
-  readonly error: string | null;
+  declare readonly error: string | null;
   /** Human-readable description from the server, capped at 1,000 characters, or `null`. */
-  readonly errorDescription: string | null;
+  declare readonly errorDescription: string | null;
 
   constructor(status: number, error: string | null, errorDescription: string | null) {
-    super(
-      "token_error",
-      `The token endpoint answered HTTP ${status}${error === null ? "" : ` (${describe(error)})`}.`,
-    );
+    super("token_error", `token endpoint: HTTP ${status}${error === null ? "" : ` (${describe(error)})`}`);
     this.status = status;
     this.error = error;
     this.errorDescription = errorDescription;
@@ -110,10 +117,6 @@ export function isPkceError(value: unknown, code?: PkceErrorCode): value is Pkce
 export function isPkceError(value: unknown, code?: PkceErrorCode): value is PkceError {
   if (typeof value !== "object" || value === null) return false;
   const { name, code: actual } = value as { name?: unknown; code?: unknown };
-  return (
-    typeof name === "string" &&
-    NAMES.has(name) &&
-    typeof actual === "string" &&
-    (code === undefined || actual === code)
-  );
+  // `includes` is false for a non-string name, so no separate type check is needed.
+  return NAMES.includes(name) && typeof actual === "string" && (code === undefined || actual === code);
 }

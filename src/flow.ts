@@ -1,5 +1,5 @@
-import { parseCallback, type CallbackExpectations } from "./callback.js";
-import { PkceError } from "./errors.js";
+import { badState, callbackUrl, parseCallback, type CallbackExpectations } from "./callback.js";
+import { PkceError, fail } from "./errors.js";
 import { createPkcePair } from "./pkce.js";
 import type { Provider } from "./provider.js";
 import { generateState } from "./random.js";
@@ -71,11 +71,14 @@ export interface Flow<Result> {
 const CALLBACK_PARAMS = new Set(["code", "state", "iss", "error", "error_description", "error_uri"]);
 // Shared by every flow of the page, so StrictMode's double effect (even with two flow objects)
 // sends one request. Keyed by provider and URL, both before and after the address bar is cleaned.
-const inflight = new Map<string, { promise: Promise<unknown>; owner: object; returnTo: string | null }>();
+// Each entry: the outcome, the listener set of the flow that sends it, and the stored returnTo.
+const inflight = new Map<string, [promise: Promise<unknown>, owner: object, returnTo: string | null]>();
 // Callbacks with a code but no state already handled on this page (provider and URL), so loading
 // one again cannot hand its spent code to a newer transaction. In memory only: storage keeps no
 // trace, so this does not survive a full reload (the address bar is cleaned for that).
 const spent = new Set<string>();
+
+type Entry = { tx: Transaction; expired: boolean };
 
 /**
  * Creates the flow for one provider. Touches no browser global until a method is called.
@@ -88,6 +91,7 @@ const spent = new Set<string>();
  * button.onclick = () => flow.start()
  */
 export function createFlow<Result>(provider: Provider<Result>, options: FlowOptions = {}): Flow<Result> {
+  const { id } = provider;
   const store = createTransactionStore({
     storage: options.storage ?? (() => globalThis.sessionStorage),
     keyPrefix: options.keyPrefix ?? "pkce-flow:",
@@ -96,12 +100,11 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   const listeners = new Set<(snapshot: FlowSnapshot) => void>();
   let current: FlowSnapshot = { status: "idle" };
 
-  const set = (status: FlowStatus, error?: unknown, returnTo?: string | null) => {
-    current = {
-      status,
-      ...(error instanceof PkceError ? { error } : {}),
-      ...(returnTo ? { returnTo } : {}),
-    };
+  const set = (status: FlowStatus, returnTo?: string | null, error?: unknown) => {
+    const next: { status: FlowStatus; error?: PkceError; returnTo?: string } = { status };
+    if (error instanceof PkceError) next.error = error;
+    if (returnTo) next.returnTo = returnTo;
+    current = next;
     for (const listener of [...listeners]) {
       try {
         listener(current);
@@ -114,103 +117,89 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   };
 
   // Finds this callback's transaction. `null`: not ours. Throws when ours but unusable.
-  const match = (url: URL): { entry: { tx: Transaction; expired: boolean }; stateless: boolean } | null => {
+  const match = (url: URL): Entry | null => {
     const query = url.searchParams;
-    if (!query.get("code") && !query.get("error")) return null;
-    if (spent.has(`${provider.id} ${url.href}`)) return null;
-    const all = store.list();
-    const mine = all.filter((e) => e.tx.provider === provider.id);
-    const live = mine.filter((e) => !e.expired);
     const state = query.get("state");
+    if ((!query.get("code") && !query.get("error")) || spent.has(`${id} ${url.href}`)) return null;
+    const all = store.list();
+    const mine = all.filter((e) => e.tx.provider === id);
+    const live = mine.filter((e) => !e.expired);
     const entry = state ? mine.find((e) => e.tx.state === state) : provider.statelessCallback && live.length === 1 ? live[0] : undefined;
-    if (entry) return { entry, stateless: !state };
     // Nothing of ours pending, or the callback belongs to another provider's flow on this page.
-    if (!live.length || all.some((e) => e.tx.state === state)) return null;
-    throw new PkceError(
-      state ? "state_mismatch" : "state_missing",
-      state ? "The callback's state matches no sign-in started in this tab; start it again." : "The callback has no state parameter; start the sign-in again.",
-    );
+    return entry ?? (!live.length || all.some((e) => e.tx.state === state) ? null : badState(state));
   };
 
-  const authorize = async (opts: StartOptions = {}): Promise<URL> => {
+  // Creates and stores a transaction; gives the authorization URL and the checked returnTo.
+  const begin = async (opts: StartOptions = {}): Promise<[URL, string | null]> => {
     const returnTo = opts.returnTo === undefined ? null : sameOrigin(opts.returnTo);
     store.sweep();
-    const pair = await createPkcePair({ method: provider.codeChallengeMethod });
+    const { codeVerifier, codeChallenge, codeChallengeMethod } = await createPkcePair({ method: provider.codeChallengeMethod });
     const state = generateState();
     store.put({
       state,
-      codeVerifier: pair.codeVerifier,
-      codeChallengeMethod: pair.codeChallengeMethod,
+      codeVerifier,
+      codeChallengeMethod,
       redirectUri: provider.redirectUri,
       issuer: provider.issuer ?? null,
-      provider: provider.id,
+      provider: id,
       createdAt: Date.now(),
       returnTo,
     });
-    return provider.authorizationUrl({ state, codeChallenge: pair.codeChallenge, codeChallengeMethod: pair.codeChallengeMethod });
+    return [provider.authorizationUrl({ state, codeChallenge, codeChallengeMethod }), returnTo];
   };
 
-  const exchange = async (tx: Transaction, url: URL, stateless: boolean, signal?: AbortSignal): Promise<Result> => {
-    const expected: CallbackExpectations = { requireIssuer: provider.requireIssuer === true };
-    if (!stateless) expected.state = tx.state;
-    if (tx.issuer !== null) expected.issuer = tx.issuer;
-    const { code } = parseCallback(url, expected);
-    set("exchanging", undefined, tx.returnTo);
-    const request = provider.tokenRequest({
-      code,
-      codeVerifier: tx.codeVerifier,
-      codeChallengeMethod: tx.codeChallengeMethod,
-      redirectUri: tx.redirectUri,
-    });
-    const body = await sendRequest(request, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal }, [code, tx.codeVerifier, tx.state]);
-    return provider.parseResult(body);
-  };
-
-  const handle = (input: string | URL | undefined, signal?: AbortSignal): Promise<Result | null> => {
-    let url: URL;
+  // Validates the callback against the transaction and sends the token request; moves the status.
+  const exchange = async ({ tx, expired }: Entry, url: URL, stateless: boolean, signal?: AbortSignal): Promise<Result> => {
+    const { codeVerifier, codeChallengeMethod, redirectUri, returnTo } = tx;
     try {
-      url = new URL(input ?? globalThis.location.href);
-    } catch {
-      return Promise.reject(new PkceError("invalid_callback", "The callback URL is not an absolute URL."));
+      if (expired) fail("expired", "sign-in expired: start it again");
+      // An undefined state or issuer skips that check.
+      const expected = { state: stateless ? undefined : tx.state, issuer: tx.issuer ?? undefined, requireIssuer: provider.requireIssuer === true };
+      const { code } = parseCallback(url, expected as CallbackExpectations);
+      set("exchanging", returnTo);
+      const request = provider.tokenRequest({ code, codeVerifier, codeChallengeMethod, redirectUri });
+      const body = await sendRequest(request, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal }, [code, codeVerifier, tx.state]);
+      const result = provider.parseResult(body);
+      set("authorized", returnTo);
+      return result;
+    } catch (error) {
+      set("failed", returnTo, error);
+      throw error;
     }
-    const key = `${provider.id} ${url.href}`;
+  };
+
+  // Async: every throw below is a rejection. The inflight entry is registered before the first await.
+  const handle = async (input: string | URL | undefined, signal?: AbortSignal): Promise<Result | null> => {
+    const url = callbackUrl(input ?? globalThis.location?.href);
+    const key = `${id} ${url.href}`;
     const shared = inflight.get(key);
     if (shared) {
+      const [promise, owner, returnTo] = shared;
       // Another flow object sends it: follow its outcome, so this flow's status moves too.
-      if (shared.owner !== listeners) {
-        set("exchanging", undefined, shared.returnTo);
-        shared.promise.then(
-          () => set("authorized", undefined, shared.returnTo),
-          (error) => set("failed", error, shared.returnTo),
+      if (owner !== listeners) {
+        set("exchanging", returnTo);
+        promise.then(
+          () => set("authorized", returnTo),
+          (error) => set("failed", returnTo, error),
         );
       }
-      return shared.promise as Promise<Result | null>;
+      return promise as Promise<Result>;
     }
-    let found: ReturnType<typeof match>;
+    let entry: Entry | null;
     try {
-      found = match(url);
-      if (!found) return Promise.resolve(null);
+      entry = match(url);
     } catch (error) {
-      set("failed", error);
-      return Promise.reject(error);
+      set("failed", null, error);
+      throw error;
     }
-    const { entry, stateless } = found;
+    if (!entry) return null;
+    const stateless = !url.searchParams.get("state");
     store.remove(entry.tx.state);
     if (stateless && url.searchParams.get("code")) spent.add(key);
     const cleaned = options.cleanUrl === false ? url.href : cleanAddressBar(url);
-    const promise = (async () => {
-      try {
-        if (entry.expired) throw new PkceError("expired", "The sign-in took too long and expired; start it again.");
-        const result = await exchange(entry.tx, url, stateless, signal);
-        set("authorized", undefined, entry.tx.returnTo);
-        return result;
-      } catch (error) {
-        set("failed", error, entry.tx.returnTo);
-        throw error;
-      }
-    })();
-    const keys = [key, `${provider.id} ${cleaned}`];
-    for (const k of keys) inflight.set(k, { promise, owner: listeners, returnTo: entry.tx.returnTo });
+    const promise = exchange(entry, url, stateless, signal);
+    const keys = [key, `${id} ${cleaned}`];
+    for (const k of keys) inflight.set(k, [promise, listeners, entry.tx.returnTo]);
     const forget = () => keys.forEach((k) => inflight.delete(k));
     promise.then(forget, forget);
     return promise;
@@ -225,15 +214,15 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
       listeners.add(listener);
       return () => void listeners.delete(listener);
     },
-    authorize,
+    authorize: async (opts) => (await begin(opts))[0],
     async start(opts) {
-      const url = await authorize(opts);
-      set("redirecting", undefined, opts?.returnTo === undefined ? null : sameOrigin(opts.returnTo));
+      const [url, returnTo] = await begin(opts);
+      set("redirecting", returnTo);
       (options.navigate ?? ((href: string) => globalThis.location.assign(href)))(url.href);
     },
     isCallback(input) {
       try {
-        return match(new URL(input ?? globalThis.location.href)) !== null;
+        return match(callbackUrl(input ?? globalThis.location?.href)) !== null;
       } catch {
         return false;
       }
@@ -241,7 +230,7 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
     handleCallback: (url, opts) => handle(url, opts?.signal),
     reset() {
       try {
-        for (const { tx } of store.list()) if (tx.provider === provider.id) store.remove(tx.state);
+        for (const { tx } of store.list()) if (tx.provider === id) store.remove(tx.state);
       } catch {
         // Unavailable storage holds nothing to forget.
       }
@@ -252,43 +241,37 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
 
 // Same-origin check against the page, as the contract gives it; stores path, query and hash only.
 function sameOrigin(returnTo: string): string {
-  let url: URL | undefined;
   try {
-    url = new URL(returnTo, globalThis.location.origin);
+    const { origin } = globalThis.location;
+    const url = new URL(returnTo, origin);
+    if (typeof returnTo === "string" && url.origin === origin) return url.pathname + url.search + url.hash;
   } catch {
     // reported below
   }
-  if (typeof returnTo !== "string" || !url || url.origin !== globalThis.location.origin) {
-    throw new PkceError("invalid_argument", "returnTo must be a same-origin path or URL.");
-  }
-  return url.pathname + url.search + url.hash;
+  return fail("invalid_argument", "returnTo must be same-origin");
 }
 
-// Drops the callback parameters from the address bar, byte for byte keeping the rest; returns
-// the cleaned form of `url`.
+// A query without the callback parameters, the rest kept byte for byte (empty parts dropped).
+function strip(search: string): string {
+  const kept = search
+    .slice(1)
+    .split("&")
+    // Each part's name as URLSearchParams decodes it; the "&" keeps a leading "?" in the name.
+    .filter((part) => part && !CALLBACK_PARAMS.has(new URLSearchParams(`&${part}`).keys().next().value!));
+  return kept.length ? `?${kept.join("&")}` : "";
+}
+
+// Drops the callback parameters from the address bar when it shows `url`; returns the cleaned
+// form of `url`.
 function cleanAddressBar(url: URL): string {
-  const strip = (search: string) => {
-    const kept = search
-      .slice(1)
-      .split("&")
-      .filter((part) => {
-        const name = part.split("=")[0]!;
-        let decoded = name;
-        try {
-          decoded = decodeURIComponent(name.replace(/\+/g, " "));
-        } catch {
-          // an undecodable name is no callback parameter
-        }
-        return part !== "" && !CALLBACK_PARAMS.has(decoded);
-      });
-    return kept.length ? `?${kept.join("&")}` : "";
-  };
-  const loc = globalThis.location;
-  if (loc && globalThis.history) {
-    const current = new URL(loc.href);
-    if (current.origin === url.origin && current.pathname === url.pathname && current.search === url.search) {
-      globalThis.history.replaceState(globalThis.history.state, "", current.pathname + strip(current.search) + current.hash);
+  const search = strip(url.search);
+  const page = (u: URL) => u.origin + u.pathname;
+  const { location, history } = globalThis;
+  if (location && history) {
+    const current = new URL(location.href);
+    if (page(current) + current.search === page(url) + url.search) {
+      history.replaceState(history.state, "", current.pathname + search + current.hash);
     }
   }
-  return url.origin + url.pathname + strip(url.search) + url.hash;
+  return page(url) + search + url.hash;
 }

@@ -1,4 +1,4 @@
-import { PkceError } from "./errors.js";
+import { fail } from "./errors.js";
 import { base64url, generateCodeVerifier, webCrypto } from "./random.js";
 
 /** PKCE code challenge methods. `plain` exists only for providers that need it; prefer `S256`. */
@@ -19,14 +19,18 @@ export interface PkcePairOptions {
   method?: CodeChallengeMethod;
 }
 
-const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+type ArgumentCode = "invalid_argument" | "invalid_config";
 
 /** @internal Validates a challenge method name. */
-export function checkMethod(method: unknown, code: "invalid_argument" | "invalid_config" = "invalid_argument"): CodeChallengeMethod {
-  if (method !== "S256" && method !== "plain") {
-    throw new PkceError(code, 'The code challenge method must be "S256" or "plain".');
-  }
-  return method;
+export function checkMethod(method: unknown, code: ArgumentCode = "invalid_argument"): CodeChallengeMethod {
+  if (method !== "S256" && method !== "plain") fail(code, "code challenge method must be S256 or plain");
+  return method as CodeChallengeMethod;
+}
+
+/** @internal Validates a verifier (or a plain challenge): 43 to 128 RFC 7636 unreserved characters. */
+export function checkUnreserved(value: unknown, name: string, code: ArgumentCode): string {
+  if (typeof value !== "string" || !/^[A-Za-z0-9._~-]{43,128}$/.test(value)) fail(code, `${name} must be 43-128 chars of [A-Za-z0-9-._~]`);
+  return value as string;
 }
 
 /**
@@ -40,19 +44,11 @@ export function checkMethod(method: unknown, code: "invalid_argument" | "invalid
  * // "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
  */
 export async function createCodeChallenge(verifier: string, method: CodeChallengeMethod = "S256"): Promise<string> {
-  if (typeof verifier !== "string" || !VERIFIER.test(verifier)) {
-    throw new PkceError("invalid_argument", "The code verifier must be 43 to 128 characters from [A-Za-z0-9-._~].");
-  }
+  checkUnreserved(verifier, "code verifier", "invalid_argument");
   if (checkMethod(method) === "plain") return verifier;
   const subtle = webCrypto().subtle as SubtleCrypto | undefined;
-  if (!subtle) {
-    throw new PkceError(
-      "crypto_unavailable",
-      "crypto.subtle is unavailable: serve the page over https (or from localhost) to use S256.",
-    );
-  }
-  const digest = await subtle.digest("SHA-256", new TextEncoder().encode(verifier));
-  return base64url(new Uint8Array(digest));
+  if (!subtle) fail("crypto_unavailable", "crypto.subtle unavailable: use https or localhost");
+  return base64url(new Uint8Array(await subtle!.digest("SHA-256", new TextEncoder().encode(verifier))));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { PkceError, TokenError } from "./errors.js";
+import { PkceError, TokenError, fail } from "./errors.js";
 
 /** How {@link sendRequest} sends. */
 export interface SendOptions {
@@ -25,44 +25,41 @@ const MAX_TEXT = 1000;
  */
 export async function sendRequest(request: Request, options: SendOptions = {}, secrets: string[] = []): Promise<JsonObject> {
   const timeoutMs = options.timeoutMs ?? 30000;
+  const outer = options.signal;
   const controller = new AbortController();
+  const abort = () => controller.abort();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    controller.abort();
+    abort();
   }, timeoutMs);
-  const outer = options.signal;
-  const onAbort = () => controller.abort();
-  outer?.addEventListener("abort", onAbort);
-  const stop = (cause?: unknown): never => {
-    if (timedOut) throw new PkceError("timeout", `The server did not answer within ${timeoutMs} ms.`);
-    if (outer?.aborted) throw new PkceError("aborted", "The request was aborted.");
-    throw new PkceError("network_error", "The server could not be reached (network error or CORS).", safeCause(cause, secrets));
-  };
+  outer?.addEventListener("abort", abort);
+  // Rejects on abort: raced against fetch and body, so the timeout and abort hold even for a fetch
+  // that ignores the signal. Only the timer and `outer` abort, so the reason is known below.
+  const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener("abort", reject));
+  let cause: unknown;
   try {
-    if (outer?.aborted) stop();
-    const init: RequestInit = {
-      redirect: "manual",
-      credentials: "omit",
-      cache: "no-store",
-      referrerPolicy: "no-referrer",
-      signal: controller.signal,
-    };
-    // Raced against the signal, so the timeout and abort hold even for a fetch that ignores it.
-    const abort = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener("abort", () => reject(new DOMException("The request was aborted.", "AbortError")), { once: true });
-    });
-    try {
-      const response = await Promise.race([(options.fetch ?? globalThis.fetch)(new Request(request, init), init), abort]);
-      return await Promise.race([readJson(response, secrets), abort]);
-    } catch (error) {
-      if (error instanceof PkceError) throw error;
-      return stop(error);
+    if (!outer?.aborted) {
+      const init: RequestInit = {
+        redirect: "manual",
+        credentials: "omit",
+        cache: "no-store",
+        referrerPolicy: "no-referrer",
+        signal: controller.signal,
+      };
+      const response = await Promise.race([(options.fetch ?? globalThis.fetch)(new Request(request, init), init), aborted]);
+      return await Promise.race([readJson(response, secrets), aborted]);
     }
+  } catch (error) {
+    if (error instanceof PkceError) throw error;
+    cause = error;
   } finally {
     clearTimeout(timer);
-    outer?.removeEventListener("abort", onAbort);
+    outer?.removeEventListener("abort", abort);
   }
+  if (timedOut) fail("timeout", `no answer within ${timeoutMs} ms`);
+  if (outer?.aborted) fail("aborted", "request aborted");
+  return fail("network_error", "network error (offline or CORS?)", safeCause(cause, secrets));
 }
 
 /**
@@ -73,26 +70,23 @@ export async function sendRequest(request: Request, options: SendOptions = {}, s
  */
 export async function readJson(response: Response, secrets: string[] = []): Promise<JsonObject> {
   if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
-    throw new PkceError("invalid_response", "The token endpoint answered with a redirect, which is never followed.");
+    fail("invalid_response", "redirect refused (never followed)");
   }
   const body = parseObject(await response.text());
   if (!response.ok) {
     const error = body?.["error"];
-    const nested = typeof error === "object" && error !== null ? (error as JsonObject) : null;
-    throw new TokenError(
-      response.status,
-      clean(nested ? nested["code"] : error, secrets),
-      clean(nested ? nested["message"] : body?.["error_description"], secrets),
-    );
+    // OpenRouter nests its error as `{ error: { code, message } }`.
+    const [code, description] = error instanceof Object ? [(error as JsonObject)["code"], (error as JsonObject)["message"]] : [error, body?.["error_description"]];
+    throw new TokenError(response.status, clean(code, secrets), clean(description, secrets));
   }
-  if (!body) throw new PkceError("invalid_response", "The token endpoint's answer is not a JSON object.");
-  return body;
+  return body ?? fail("invalid_response", "answer is not a JSON object");
 }
 
 function parseObject(text: string): JsonObject | null {
   try {
+    // JSON.parse makes objects of this realm, so `instanceof Object` is the object test.
     const value: unknown = JSON.parse(text);
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as JsonObject) : null;
+    return value instanceof Object && !Array.isArray(value) ? (value as JsonObject) : null;
   } catch {
     return null;
   }
@@ -103,7 +97,7 @@ function clean(value: unknown, secrets: string[]): string | null {
   if (typeof value !== "string" && typeof value !== "number") return null;
   // Blanked before capping, so a secret cut by the cap cannot survive in part.
   let text = String(value);
-  for (const secret of secrets) if (secret) text = text.split(secret).join("[redacted]");
+  for (const secret of secrets) if (secret) text = text.replaceAll(secret, "[redacted]");
   return text.slice(0, MAX_TEXT);
 }
 
@@ -116,15 +110,13 @@ function safeCause(cause: unknown, secrets: string[]): { cause: Error } | undefi
 }
 
 /**
- * @internal Reads a required string field of a 2xx body.
+ * @internal Reads a field of a 2xx body: a non-empty string or a finite number; when `optional`,
+ * `undefined` for a missing or null one.
  * @throws {PkceError} `invalid_response`.
  */
 export function field<T extends "string" | "number">(body: JsonObject, name: string, type: T, optional: boolean): (T extends "string" ? string : number) | undefined {
   const value = body[name];
-  if (value === undefined || (optional && value === null)) {
-    if (optional) return undefined;
-  } else if (typeof value === type && (type === "number" ? Number.isFinite(value) : value !== "")) {
-    return value as T extends "string" ? string : number;
-  }
-  throw new PkceError("invalid_response", `The token endpoint's answer has no valid "${name}".`);
+  if (optional && value == null) return undefined;
+  if (typeof value === type && (type === "number" ? Number.isFinite(value) : value !== "")) return value as T extends "string" ? string : number;
+  return fail("invalid_response", `answer has no valid "${name}"`);
 }

@@ -1,4 +1,4 @@
-import { PkceError } from "./errors.js";
+import { PkceError, fail } from "./errors.js";
 import type { CodeChallengeMethod } from "./pkce.js";
 
 /** The part of the Web Storage API this library uses; `sessionStorage` is one. */
@@ -41,13 +41,13 @@ export interface StoreOptions {
   now?: () => number;
 }
 
-const unavailable = (cause?: unknown): never => {
-  throw new PkceError(
+// The storage's own error is kept only by name.
+const unavailable = (cause?: unknown): never =>
+  fail(
     "storage_unavailable",
-    "Session storage is unavailable (disabled, full, or a sandboxed frame); the sign-in cannot start.",
+    "storage unavailable (disabled, full or sandboxed)",
     cause instanceof Error ? { cause: new Error(cause.name) } : undefined,
   );
-};
 
 /**
  * @internal A transaction store keyed by `keyPrefix + state`.
@@ -57,24 +57,28 @@ export function createTransactionStore(options: StoreOptions): TransactionStore 
   const { keyPrefix, ttlMs } = options;
   // Read at each use (not captured here), as the flow stamps createdAt with Date.now() at each use.
   const now = options.now ?? (() => Date.now());
+  // Resolved at each operation: a getter function is only called when the storage is needed.
   const storage = (): StorageLike => {
     try {
       const s = typeof options.storage === "function" ? options.storage() : options.storage;
-      if (s && typeof s.getItem === "function") return s;
+      if (typeof s?.getItem === "function") return s;
     } catch (error) {
-      return unavailable(error);
+      unavailable(error);
     }
     return unavailable();
   };
+  // The transaction under `key`, or null when it is missing or unreadable.
   const read = (key: string): Transaction | null => {
+    const s = storage();
     try {
-      const tx = JSON.parse(storage().getItem(key) ?? "null") as Transaction | null;
-      return tx && typeof tx.codeVerifier === "string" && typeof tx.createdAt === "number" ? tx : null;
-    } catch (error) {
-      if (error instanceof PkceError) throw error;
+      // JSON.parse(null) is null, like a missing entry should be.
+      const tx = JSON.parse(s.getItem(key)!) as Transaction | null;
+      return typeof tx?.codeVerifier === "string" && typeof tx.createdAt === "number" ? tx : null;
+    } catch {
       return null;
     }
   };
+  // Every key under the prefix.
   const keys = (): string[] => {
     const s = storage();
     const found: string[] = [];
@@ -88,6 +92,11 @@ export function createTransactionStore(options: StoreOptions): TransactionStore 
     }
     return found;
   };
+  // Unreadable entries count as expired, so a sweep drops them too.
+  const expired = (tx: Transaction | null): boolean => {
+    const age = tx ? now() - tx.createdAt : Infinity;
+    return age > ttlMs || age < 0;
+  };
   const removeKey = (key: string) => {
     try {
       storage().removeItem(key);
@@ -95,35 +104,32 @@ export function createTransactionStore(options: StoreOptions): TransactionStore 
       // Nothing more can be done; the entry will expire.
     }
   };
-  const list = () =>
-    keys().flatMap((key) => {
-      const tx = read(key);
-      if (!tx) return [];
-      const age = now() - tx.createdAt;
-      return [{ tx, expired: age > ttlMs || age < 0 }];
-    });
 
   return {
     put(tx) {
       const key = keyPrefix + tx.state;
       const value = JSON.stringify(tx);
+      let cause: unknown;
       try {
-        storage().setItem(key, value);
-        if (storage().getItem(key) !== value) unavailable();
+        const s = storage();
+        s.setItem(key, value);
+        if (s.getItem(key) === value) return;
       } catch (error) {
-        removeKey(key);
-        if (error instanceof PkceError) throw error;
-        unavailable(error);
+        cause = error;
       }
+      removeKey(key);
+      // A PkceError from resolving the storage is already the answer.
+      if (cause instanceof PkceError) throw cause;
+      unavailable(cause);
     },
-    list,
+    list: () =>
+      keys().flatMap((key) => {
+        const tx = read(key);
+        return tx ? [{ tx, expired: expired(tx) }] : [];
+      }),
     remove: (state) => removeKey(keyPrefix + state),
     sweep() {
-      for (const key of keys()) {
-        const tx = read(key);
-        const age = tx ? now() - tx.createdAt : Infinity;
-        if (age > ttlMs || age < 0) removeKey(key);
-      }
+      for (const key of keys()) if (expired(read(key))) removeKey(key);
     },
   };
 }

@@ -1,6 +1,6 @@
-import { PkceError } from "./errors.js";
+import { fail } from "./errors.js";
 
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
+const LOOPBACK = ["localhost", "127.0.0.1", "[::1]"];
 
 /**
  * @internal Parses a URL that must be https, or http on a loopback host, with no userinfo and no
@@ -8,23 +8,24 @@ const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
  * @throws {PkceError} `invalid_config` naming the option.
  */
 export function secureUrl(value: unknown, what: string): URL {
-  let url: URL | undefined;
   try {
-    url = new URL(value as string);
+    const url = new URL(value as string);
+    const secure = url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK.includes(url.hostname));
+    if (secure && !url.username && !url.password && !String(value).includes("#")) return url;
   } catch {
     // reported below
   }
-  if (
-    !url ||
-    (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK.has(url.hostname))) ||
-    url.username !== "" ||
-    url.password !== "" ||
-    String(value).includes("#")
-  ) {
-    throw new PkceError(
-      "invalid_config",
-      `${what} must be an absolute https URL (or http on localhost, 127.0.0.1 or [::1]) without user:password or #fragment.`,
-    );
+  return fail("invalid_config", `${what} must be https (or http on loopback), without user:password or #fragment`);
+}
+
+/**
+ * @internal `base` with each record's entries set in its query, in order; `undefined` values are
+ * left out, others sent as `String(value)`.
+ */
+export function withQuery(base: string, ...records: Record<string, unknown>[]): URL {
+  const url = new URL(base);
+  for (const record of records) {
+    for (const [name, value] of Object.entries(record)) if (value !== undefined) url.searchParams.set(name, String(value));
   }
   return url;
 }

@@ -1,7 +1,7 @@
-import { PkceError, TokenError } from "../errors.js";
+import { TokenError, fail } from "../errors.js";
 import type { Provider } from "../provider.js";
 import { field, sendRequest, type JsonObject, type SendOptions } from "../request.js";
-import { secureUrl } from "../url.js";
+import { secureUrl, withQuery } from "../url.js";
 
 /** Options of {@link oauth2}: a public client of any RFC 6749 authorization server. */
 export interface OAuth2Options {
@@ -36,11 +36,9 @@ export interface OAuth2Result {
 /** Options of {@link discover}: the client's own settings plus how to fetch the metadata. */
 export interface DiscoverOptions extends Omit<OAuth2Options, "authorizationEndpoint" | "tokenEndpoint" | "issuer" | "requireIssuer">, SendOptions {}
 
-const RESERVED = new Set(["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"]);
+const RESERVED = ["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"];
 
-const invalid = (message: string): never => {
-  throw new PkceError("invalid_config", message);
-};
+const invalid = (message: string): never => fail("invalid_config", message);
 
 /**
  * A provider for any OAuth 2.0 authorization server, as a public client with PKCE (S256).
@@ -58,15 +56,15 @@ const invalid = (message: string): never => {
  */
 export function oauth2(options: OAuth2Options): Provider<OAuth2Result> {
   const { clientId, redirectUri, scope, issuer, extraParams = {} } = options ?? ({} as OAuth2Options);
-  if (typeof clientId !== "string" || !clientId) invalid("clientId must be a non-empty string.");
+  if (typeof clientId !== "string" || !clientId) invalid("clientId must be a non-empty string");
   const authorizationEndpoint = secureUrl(options.authorizationEndpoint, "authorizationEndpoint").href;
   const tokenEndpoint = secureUrl(options.tokenEndpoint, "tokenEndpoint").href;
   secureUrl(redirectUri, "redirectUri");
-  if (issuer !== undefined && (typeof issuer !== "string" || !issuer)) invalid("issuer must be a non-empty string.");
+  if (issuer !== undefined && (typeof issuer !== "string" || !issuer)) invalid("issuer must be a non-empty string");
   const scopes = Array.isArray(scope) ? scope.join(" ") : scope;
-  if (scopes !== undefined && typeof scopes !== "string") invalid("scope must be a string or a list of strings.");
+  if (scopes !== undefined && typeof scopes !== "string") invalid("scope must be a string or string[]");
   for (const [name, value] of Object.entries(extraParams)) {
-    if (RESERVED.has(name) || typeof value !== "string") invalid(`extraParams cannot set "${name}".`);
+    if (RESERVED.includes(name) || typeof value !== "string") invalid(`extraParams cannot set "${name}"`);
   }
   return {
     id: `oauth2 ${issuer ?? authorizationEndpoint} ${clientId}`,
@@ -74,19 +72,13 @@ export function oauth2(options: OAuth2Options): Provider<OAuth2Result> {
     codeChallengeMethod: "S256",
     issuer,
     requireIssuer: options.requireIssuer === true,
-    authorizationUrl({ state, codeChallenge, codeChallengeMethod }) {
-      const url = new URL(authorizationEndpoint);
-      const q = url.searchParams;
-      q.set("response_type", "code");
-      q.set("client_id", clientId);
-      q.set("redirect_uri", redirectUri);
-      if (scopes) q.set("scope", scopes);
-      q.set("state", state);
-      q.set("code_challenge", codeChallenge);
-      q.set("code_challenge_method", codeChallengeMethod);
-      for (const [name, value] of Object.entries(extraParams)) q.set(name, value);
-      return url;
-    },
+    authorizationUrl: ({ state, codeChallenge, codeChallengeMethod }) =>
+      withQuery(
+        authorizationEndpoint,
+        // An empty scope is left out.
+        { response_type: "code", client_id: clientId, redirect_uri: redirectUri, scope: scopes || undefined, state, code_challenge: codeChallenge, code_challenge_method: codeChallengeMethod },
+        extraParams,
+      ),
     tokenRequest: ({ code, codeVerifier, redirectUri: uri }) =>
       new Request(tokenEndpoint, {
         method: "POST",
@@ -99,12 +91,14 @@ export function oauth2(options: OAuth2Options): Provider<OAuth2Result> {
         tokenType: field(body, "token_type", "string", false)!,
         raw: body,
       };
-      const expiresIn = field(body, "expires_in", "number", true);
-      if (expiresIn !== undefined) result.expiresIn = expiresIn;
-      for (const [wire, name] of [["refresh_token", "refreshToken"], ["scope", "scope"], ["id_token", "idToken"]] as const) {
-        const value = field(body, wire, "string", true);
-        if (value !== undefined) result[name] = value;
-      }
+      // Optional members are left out, not set to undefined; read in this order.
+      const optional = {
+        expiresIn: field(body, "expires_in", "number", true),
+        refreshToken: field(body, "refresh_token", "string", true),
+        scope: field(body, "scope", "string", true),
+        idToken: field(body, "id_token", "string", true),
+      };
+      for (const [name, value] of Object.entries(optional)) if (value !== undefined) Object.assign(result, { [name]: value });
       return result;
     },
   };
@@ -124,7 +118,7 @@ export function oauth2(options: OAuth2Options): Provider<OAuth2Result> {
  */
 export async function discover(issuer: string, options: DiscoverOptions): Promise<Provider<OAuth2Result>> {
   const base = secureUrl(issuer, "issuer");
-  if (base.search) invalid("issuer must not have a query.");
+  if (base.search) invalid("issuer must not have a query");
   const path = base.pathname.replace(/\/$/, "");
   const urls = [`${base.origin}${path}/.well-known/openid-configuration`, `${base.origin}/.well-known/oauth-authorization-server${path}`];
   let meta: JsonObject | undefined;
@@ -135,20 +129,15 @@ export async function discover(issuer: string, options: DiscoverOptions): Promis
     } catch (error) {
       if (!(error instanceof TokenError)) throw error;
       // Only a 404 means "try the other well-known location".
-      if (error.status !== 404 || url === urls[1]) {
-        throw new PkceError("invalid_response", `The metadata request answered HTTP ${error.status}.`);
-      }
+      if (error.status !== 404 || url === urls[1]) fail("invalid_response", `metadata: HTTP ${error.status}`);
     }
   }
-  if (meta!["issuer"] !== issuer) invalid("The metadata's issuer differs from the one asked for: refusing (possible mix-up).");
+  if (meta!["issuer"] !== issuer) invalid("metadata issuer differs (possible mix-up)");
   const methods = meta!["code_challenge_methods_supported"];
-  if (methods !== undefined && !(Array.isArray(methods) && methods.includes("S256"))) {
-    invalid("The server does not support PKCE with S256.");
-  }
+  if (methods !== undefined && !(Array.isArray(methods) && methods.includes("S256"))) invalid("server lacks PKCE S256 support");
   const endpoint = (name: string) => {
     const value = meta![name];
-    if (typeof value !== "string") throw new PkceError("invalid_response", `The metadata has no ${name}.`);
-    return value;
+    return typeof value === "string" ? value : fail("invalid_response", `metadata has no ${name}`);
   };
   const { fetch: _f, timeoutMs: _t, signal: _s, ...client } = options;
   return oauth2({

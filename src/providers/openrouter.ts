@@ -1,8 +1,8 @@
-import { PkceError } from "../errors.js";
-import { checkMethod, type CodeChallengeMethod } from "../pkce.js";
+import { fail } from "../errors.js";
+import { checkMethod, checkUnreserved, type CodeChallengeMethod } from "../pkce.js";
 import type { Provider } from "../provider.js";
 import { field, readJson, type JsonObject } from "../request.js";
-import { secureUrl } from "../url.js";
+import { secureUrl, withQuery } from "../url.js";
 
 /** When an OpenRouter key's credit limit resets. */
 export type UsageLimitType = "daily" | "weekly" | "monthly";
@@ -57,41 +57,34 @@ export interface CreatedAuthCode {
 }
 
 const DEFAULT_BASE = "https://openrouter.ai";
-const USAGE = ["daily", "weekly", "monthly"];
+const USAGE: unknown[] = ["daily", "weekly", "monthly"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const invalid = (message: string): never => {
-  throw new PkceError("invalid_config", message);
-};
+const invalid = (message: string): never => fail("invalid_config", message);
 
-// Validates the key settings and returns them as OpenRouter's snake_case wire fields.
-function keySettings(s: Omit<OpenRouterKeySettings, "expiresAt"> & { expiresAt?: Date | string | null | undefined }): Record<string, string | number | null> {
-  const wire: Record<string, string | number | null> = {};
-  if (s.keyLabel !== undefined) {
-    if (typeof s.keyLabel !== "string" || s.keyLabel.length > 100) invalid("keyLabel must be a string of at most 100 characters.");
-    wire["key_label"] = s.keyLabel;
-  }
-  if (s.limit !== undefined) {
-    if (typeof s.limit !== "number" || !Number.isFinite(s.limit) || s.limit < 0) invalid("limit must be a finite number >= 0.");
-    wire["limit"] = s.limit;
-  }
-  if (s.usageLimitType !== undefined) {
-    if (!USAGE.includes(s.usageLimitType)) invalid('usageLimitType must be "daily", "weekly" or "monthly".');
-    wire["usage_limit_type"] = s.usageLimitType;
-  }
-  if (s.expiresAt === null) wire["expires_at"] = null;
-  else if (s.expiresAt !== undefined) {
-    const time = s.expiresAt instanceof Date || typeof s.expiresAt === "string" ? new Date(s.expiresAt).getTime() : NaN;
-    if (!(time > Date.now())) invalid("expiresAt must be a valid date in the future.");
-    wire["expires_at"] = new Date(Math.floor(time / 1000) * 1000).toISOString().replace(".000Z", "Z");
+// Validates the key settings and adds them to `wire` as OpenRouter's snake_case fields.
+function keySettings(s: Omit<OpenRouterKeySettings, "expiresAt"> & { expiresAt?: Date | string | null | undefined }, wire: JsonObject = {}): JsonObject {
+  const { keyLabel, limit, usageLimitType, expiresAt } = s;
+  // Sets a given setting when `valid`, fails with `message` otherwise.
+  const put = (name: string, value: unknown, valid: boolean, message: string) => {
+    if (value !== undefined) wire[name] = valid ? value : invalid(message);
+  };
+  put("key_label", keyLabel, typeof keyLabel === "string" && keyLabel.length <= 100, "keyLabel must be a string of at most 100 characters");
+  put("limit", limit, Number.isFinite(limit) && limit! >= 0, "limit must be a finite number >= 0");
+  put("usage_limit_type", usageLimitType, USAGE.includes(usageLimitType), "usageLimitType must be daily, weekly or monthly");
+  if (expiresAt !== undefined) {
+    const time = expiresAt instanceof Date || typeof expiresAt === "string" ? new Date(expiresAt).getTime() : NaN;
+    // Sent as ISO 8601 in whole seconds, UTC; null means no expiry.
+    wire["expires_at"] =
+      expiresAt === null ? null : time > Date.now() ? new Date(time - (time % 1000)).toISOString().replace(".000Z", "Z") : invalid("expiresAt must be a future date");
   }
   return wire;
 }
 
-function callback(value: unknown): URL {
+function callback(value: unknown): string {
   const url = secureUrl(value, "callbackUrl");
-  if (url.searchParams.has("code") || url.searchParams.has("state")) invalid("callbackUrl must not carry code or state parameters.");
-  return url;
+  if (url.searchParams.has("code") || url.searchParams.has("state")) invalid("callbackUrl must not carry code or state");
+  return url.href;
 }
 
 const base = (value: string | undefined): string => secureUrl(value ?? DEFAULT_BASE, "baseUrl").href.replace(/\/+$/, "");
@@ -106,7 +99,7 @@ const base = (value: string | undefined): string => secureUrl(value ?? DEFAULT_B
  * await flow.start()
  */
 export function openRouter(options: OpenRouterOptions): Provider<OpenRouterResult> {
-  const callbackUrl = callback(options?.callbackUrl).href;
+  const callbackUrl = callback(options?.callbackUrl);
   const baseUrl = base(options.baseUrl);
   const method = checkMethod(options.codeChallengeMethod ?? "S256", "invalid_config");
   const settings = keySettings(options);
@@ -115,16 +108,13 @@ export function openRouter(options: OpenRouterOptions): Provider<OpenRouterResul
     redirectUri: callbackUrl,
     codeChallengeMethod: method,
     statelessCallback: true,
-    authorizationUrl({ state, codeChallenge, codeChallengeMethod }) {
-      const url = new URL(`${baseUrl}/auth`);
-      const q = url.searchParams;
-      // Appended as text so the app's own callback query stays byte for byte.
-      q.set("callback_url", `${callbackUrl}${callbackUrl.includes("?") ? "&" : "?"}state=${state}`);
-      q.set("code_challenge", codeChallenge);
-      q.set("code_challenge_method", codeChallengeMethod);
-      for (const [name, value] of Object.entries(settings)) q.set(name, String(value));
-      return url;
-    },
+    authorizationUrl: ({ state, codeChallenge, codeChallengeMethod }) =>
+      withQuery(
+        `${baseUrl}/auth`,
+        // Appended as text so the app's own callback query stays byte for byte.
+        { callback_url: `${callbackUrl}${callbackUrl.includes("?") ? "&" : "?"}state=${state}`, code_challenge: codeChallenge, code_challenge_method: codeChallengeMethod },
+        settings,
+      ),
     tokenRequest: ({ code, codeVerifier, codeChallengeMethod }) =>
       json(`${baseUrl}/api/v1/auth/keys`, { code, code_verifier: codeVerifier, code_challenge_method: codeChallengeMethod }),
     parseResult: (body) => ({
@@ -152,23 +142,17 @@ function json(url: string, body: JsonObject, headers: Record<string, string> = {
  * const { id } = await readCreateAuthCodeResponse(res)
  */
 export function buildCreateAuthCodeRequest(params: CreateAuthKeysCodeRequest, init: { apiKey: string; baseUrl?: string }): Request {
-  if (typeof init?.apiKey !== "string" || !init.apiKey) {
-    throw new PkceError("invalid_argument", "apiKey must be a non-empty OpenRouter API key.");
+  const apiKey = init?.apiKey;
+  if (typeof apiKey !== "string" || !apiKey) fail("invalid_argument", "apiKey must be a non-empty string");
+  const body: JsonObject = { callback_url: callback(params?.callbackUrl) };
+  const { codeChallenge, codeChallengeMethod, workspaceId } = params;
+  if (codeChallenge !== undefined) body["code_challenge"] = checkUnreserved(codeChallenge, "codeChallenge", "invalid_config");
+  if (codeChallengeMethod !== undefined) body["code_challenge_method"] = checkMethod(codeChallengeMethod, "invalid_config");
+  keySettings(params, body);
+  if (workspaceId !== undefined) {
+    body["workspace_id"] = typeof workspaceId === "string" && UUID.test(workspaceId) ? workspaceId : invalid("workspaceId must be a UUID");
   }
-  const body: JsonObject = { callback_url: callback(params?.callbackUrl).href };
-  if (params.codeChallenge !== undefined) {
-    if (typeof params.codeChallenge !== "string" || !/^[A-Za-z0-9._~-]{43,128}$/.test(params.codeChallenge)) {
-      invalid("codeChallenge must be 43 to 128 characters from [A-Za-z0-9-._~].");
-    }
-    body["code_challenge"] = params.codeChallenge;
-  }
-  if (params.codeChallengeMethod !== undefined) body["code_challenge_method"] = checkMethod(params.codeChallengeMethod, "invalid_config");
-  Object.assign(body, keySettings(params));
-  if (params.workspaceId !== undefined) {
-    if (typeof params.workspaceId !== "string" || !UUID.test(params.workspaceId)) invalid("workspaceId must be a UUID.");
-    body["workspace_id"] = params.workspaceId;
-  }
-  return json(`${base(init.baseUrl)}/api/v1/auth/keys/code`, body, { Authorization: `Bearer ${init.apiKey}` });
+  return json(`${base(init.baseUrl)}/api/v1/auth/keys/code`, body, { Authorization: `Bearer ${apiKey}` });
 }
 
 /**
@@ -176,9 +160,9 @@ export function buildCreateAuthCodeRequest(params: CreateAuthKeysCodeRequest, in
  * @throws {TokenError} for a non-2xx answer; {@link PkceError} `invalid_response` for a malformed one.
  */
 export async function readCreateAuthCodeResponse(response: Response): Promise<CreatedAuthCode> {
-  const body = await readJson(response);
-  const data = body["data"];
-  if (typeof data !== "object" || data === null) throw new PkceError("invalid_response", 'The answer has no "data" object.');
+  const data = (await readJson(response))["data"];
+  // A parsed JSON value is an object exactly when it is an instance of this realm's Object.
+  if (!(data instanceof Object)) fail("invalid_response", 'answer has no "data" object');
   const d = data as JsonObject;
   return { id: field(d, "id", "string", false)!, appId: field(d, "app_id", "number", false)!, createdAt: field(d, "created_at", "string", false)! };
 }
