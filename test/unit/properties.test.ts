@@ -13,7 +13,8 @@ import {
   openRouter,
   parseCallback,
 } from "../../src/index.ts";
-import type { CallbackExpectations, CallbackResult, Flow, OAuth2Result, OpenRouterResult, PkceErrorCode, StorageLike } from "../../src/index.ts";
+import type { CallbackExpectations, CallbackResult, Flow, OAuth2Result, OpenRouterResult, PkceErrorCode } from "../../src/index.ts";
+import { MemoryStorage } from "./helpers/storage.ts";
 
 const CODES: readonly PkceErrorCode[] = [
   "invalid_argument",
@@ -311,26 +312,16 @@ const THIRD_PROVIDER_VALUE = JSON.stringify({
   returnTo: null,
 });
 
-/** A Web Storage stand-in that records every write and removal. */
-class RecordingStorage implements StorageLike {
-  readonly data = new Map<string, string>();
+/** The memory storage of the unit helpers, also recording every write and removal. */
+class RecordingStorage extends MemoryStorage {
   readonly writes: string[] = [];
-  get length(): number {
-    return this.data.size;
-  }
-  key(index: number): string | null {
-    return [...this.data.keys()][index] ?? null;
-  }
-  getItem(key: string): string | null {
-    return this.data.get(key) ?? null;
-  }
-  setItem(key: string, value: string): void {
+  override setItem(key: string, value: string): void {
     this.writes.push(key);
-    this.data.set(key, String(value));
+    super.setItem(key, value);
   }
-  removeItem(key: string): void {
+  override removeItem(key: string): void {
     this.writes.push(key);
-    this.data.delete(key);
+    super.removeItem(key);
   }
 }
 
