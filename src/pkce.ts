@@ -45,7 +45,12 @@ export function checkUnreserved(value: unknown, name: string, code: ArgumentCode
  */
 export async function createCodeChallenge(verifier: string, method: CodeChallengeMethod = "S256"): Promise<string> {
   checkUnreserved(verifier, "code verifier", "invalid_argument");
-  if (checkMethod(method) === "plain") return verifier;
+  return challenge(verifier, checkMethod(method));
+}
+
+// The challenge of a verifier already known to be valid (checked, or made here).
+async function challenge(verifier: string, method: CodeChallengeMethod): Promise<string> {
+  if (method === "plain") return verifier;
   const subtle = webCrypto().subtle as SubtleCrypto | undefined;
   if (!subtle) fail("crypto_unavailable", "crypto.subtle unavailable: use https or localhost");
   return base64url(new Uint8Array(await subtle!.digest("SHA-256", new TextEncoder().encode(verifier))));
@@ -61,5 +66,5 @@ export async function createCodeChallenge(verifier: string, method: CodeChalleng
 export async function createPkcePair(options: PkcePairOptions = {}): Promise<PkcePair> {
   const method = checkMethod(options.method ?? "S256");
   const codeVerifier = generateCodeVerifier(options.length);
-  return { codeVerifier, codeChallenge: await createCodeChallenge(codeVerifier, method), codeChallengeMethod: method };
+  return { codeVerifier, codeChallenge: await challenge(codeVerifier, method), codeChallengeMethod: method };
 }
