@@ -90,6 +90,22 @@ async function signInOnLab(scenario: LabScenario): Promise<URL> {
 
 const discoverScenario = (): LabScenario => ({ kind: "discover", issuer, clientId, scope: ["openid"] });
 
+/**
+ * Finishes the callback on the lab page expecting `code`, and checks that the flow failed before
+ * any token request and left no transaction behind.
+ */
+async function expectRefusedBeforeTokenRequest(code: "issuer_mismatch" | "issuer_missing"): Promise<void> {
+  const finished = await page.evaluate((c) => window.lab.finish({ expect: c }), code);
+  expect(finished.outcome).toEqual({
+    ok: false,
+    error: expect.objectContaining({ name: "PkceError", code, matchesExpected: true }),
+  });
+  expect(finished.flowFetches).toEqual([]);
+  expect(tokenRequests).toHaveLength(0);
+  expect(finished.status).toBe("failed");
+  expect(finished.pkceKeys).toEqual([]);
+}
+
 function expectNoSecrets(error: LabError, ...secrets: string[]) {
   for (const secret of secrets) {
     expect(error.message).not.toContain(secret);
@@ -234,15 +250,7 @@ describe("the low-level API (lab page) against oidc-provider", () => {
     const callback = await signInOnLab(scenario);
     expect(callback.searchParams.get("iss")).toBe(issuer);
 
-    const finished = await page.evaluate(() => window.lab.finish({ expect: "issuer_mismatch" }));
-    expect(finished.outcome).toEqual({
-      ok: false,
-      error: expect.objectContaining({ name: "PkceError", code: "issuer_mismatch", matchesExpected: true }),
-    });
-    expect(finished.flowFetches).toEqual([]);
-    expect(tokenRequests).toHaveLength(0);
-    expect(finished.status).toBe("failed");
-    expect(finished.pkceKeys).toEqual([]);
+    await expectRefusedBeforeTokenRequest("issuer_mismatch");
   });
 
   it("fails with issuer_missing, before any token request, when the callback's iss is stripped", async () => {
@@ -275,15 +283,7 @@ describe("the low-level API (lab page) against oidc-provider", () => {
     expect(callback.searchParams.has("iss")).toBe(false);
     expect(callback.searchParams.get("state")).toBeTruthy();
 
-    const finished = await page.evaluate(() => window.lab.finish({ expect: "issuer_missing" }));
-    expect(finished.outcome).toEqual({
-      ok: false,
-      error: expect.objectContaining({ name: "PkceError", code: "issuer_missing", matchesExpected: true }),
-    });
-    expect(finished.flowFetches).toEqual([]);
-    expect(tokenRequests).toHaveLength(0);
-    expect(finished.status).toBe("failed");
-    expect(finished.pkceKeys).toEqual([]);
+    await expectRefusedBeforeTokenRequest("issuer_missing");
   });
 
   it("discover() of this server gives requireIssuer true (authorization_response_iss_parameter_supported)", async () => {

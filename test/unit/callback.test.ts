@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AuthorizationError, PkceError, isPkceError, parseCallback } from "../../src/index.ts";
 import type { CallbackExpectations, CallbackResult, PkceErrorCode } from "../../src/index.ts";
+import { thrown } from "./helpers/errors.ts";
 
 // Sentinels: no error (message, cause, JSON, stack) may ever contain them, in any case.
 const CODE = "SentinelCode123";
@@ -11,15 +12,6 @@ const BASE = "https://app.example/cb";
 const ISSUER = "https://as.example";
 const ISS = encodeURIComponent(ISSUER);
 const XSS = "<img src=x onerror=alert(1)>";
-
-function caught(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected parseCallback to throw");
-}
 
 function expectNoSecrets(error: unknown): void {
   const e = error as Error;
@@ -159,7 +151,7 @@ const SUCCESSES: Success[] = [
 describe("parseCallback rejects", () => {
   it.each(FAILURES.map((row) => [`${row.name} with ${row.code}`, row] as const))("%s, revealing neither code nor state", (_, { url, expected, code }) => {
     expect(String(url).toLowerCase()).toContain(SECRET_MARK); // the row carries a secret to leak
-    const error = caught(() => parseCallback(url, expected));
+    const error = thrown(() => parseCallback(url, expected));
     expect(error).toBeInstanceOf(PkceError);
     expect(error).not.toBeInstanceOf(AuthorizationError);
     expect((error as PkceError).name).toBe("PkceError");
@@ -170,12 +162,12 @@ describe("parseCallback rejects", () => {
   it("rejects a 1 MB code in well under a second", () => {
     const url = `${BASE}?code=${"a".repeat(1 << 20)}`;
     const started = performance.now();
-    expect(isPkceError(caught(() => parseCallback(url)), "invalid_callback")).toBe(true);
+    expect(isPkceError(thrown(() => parseCallback(url)), "invalid_callback")).toBe(true);
     expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it("throws a PkceError, not a URIError, for a malformed percent escape in the state", () => {
-    const error = caught(() => parseCallback(`${BASE}?code=${CODE}&state=%E0%A4%A`, { state: STATE }));
+    const error = thrown(() => parseCallback(`${BASE}?code=${CODE}&state=%E0%A4%A`, { state: STATE }));
     expect(error).not.toBeInstanceOf(URIError);
     expect(isPkceError(error, "invalid_callback")).toBe(true);
   });
@@ -272,23 +264,23 @@ describe("parseCallback with an error response", () => {
   ];
 
   it.each(REFUSALS.map((row) => [row.name, row] as const))("throws AuthorizationError for %s", (_, { url, expected, error, errorDescription, errorUri }) => {
-    const thrown = caught(() => parseCallback(url, expected));
-    expect(thrown).toBeInstanceOf(AuthorizationError);
-    expect(thrown).toBeInstanceOf(PkceError);
-    expect(thrown).toBeInstanceOf(Error);
-    expect(isPkceError(thrown, "authorization_error")).toBe(true);
-    const e = thrown as AuthorizationError;
+    const refusal = thrown(() => parseCallback(url, expected));
+    expect(refusal).toBeInstanceOf(AuthorizationError);
+    expect(refusal).toBeInstanceOf(PkceError);
+    expect(refusal).toBeInstanceOf(Error);
+    expect(isPkceError(refusal, "authorization_error")).toBe(true);
+    const e = refusal as AuthorizationError;
     expect(e.name).toBe("AuthorizationError");
     expect(e.error).toBe(error);
     expect(e.errorDescription).toBe(errorDescription);
     expect(e.errorUri).toBe(errorUri);
     expect(Object.values(e).every((v) => v === null || typeof v === "string")).toBe(true);
-    expectNoSecrets(thrown);
+    expectNoSecrets(refusal);
   });
 
   it("keeps markup in error_description out of the message and the document", () => {
     const images = document.querySelectorAll("img").length;
-    const e = caught(() => parseCallback(`${BASE}?error=${encodeURIComponent(XSS)}&error_description=${encodeURIComponent(XSS)}`)) as AuthorizationError;
+    const e = thrown(() => parseCallback(`${BASE}?error=${encodeURIComponent(XSS)}&error_description=${encodeURIComponent(XSS)}`)) as AuthorizationError;
     expect(e.errorDescription).toBe(XSS);
     expect(e.error).toBe(XSS);
     expect(e.message).not.toContain("<");

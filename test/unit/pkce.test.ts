@@ -1,33 +1,12 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PkceError, createCodeChallenge, createPkcePair, generateCodeVerifier, isPkceError } from "../../src/index.ts";
 import type { CodeChallengeMethod } from "../../src/index.ts";
+import { rejection } from "./helpers/errors.ts";
+import { referenceChallenge } from "./helpers/reference.ts";
 
 // RFC 7636 Appendix B.
 const RFC_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const RFC_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-
-/** base64url(SHA-256(ascii)) computed here, independently of src/. */
-async function referenceChallenge(verifier: string): Promise<string> {
-  const bytes = Uint8Array.from(verifier, (c) => c.charCodeAt(0));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  const table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  let out = "";
-  for (let i = 0; i < digest.length; i += 3) {
-    const n = (digest[i]! << 16) | ((digest[i + 1] ?? 0) << 8) | (digest[i + 2] ?? 0);
-    const chars = Math.min(4, Math.ceil(((digest.length - i) * 8) / 6));
-    for (let j = 0; j < chars; j++) out += table[(n >> (18 - 6 * j)) & 63];
-  }
-  return out;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
 
 /** Web Crypto as in an insecure context: getRandomValues works, subtle is missing. */
 function stubInsecureContext(): void {

@@ -14,6 +14,7 @@ import {
   parseCallback,
 } from "../../src/index.ts";
 import type { CallbackExpectations, CallbackResult, Flow, OAuth2Result, OpenRouterResult, PkceErrorCode } from "../../src/index.ts";
+import { referenceChallenge } from "./helpers/reference.ts";
 import { MemoryStorage } from "./helpers/storage.ts";
 
 const CODES: readonly PkceErrorCode[] = [
@@ -369,21 +370,6 @@ type Expected = { kind: "result" } | { kind: "null" } | { kind: "error"; code: P
 
 let codeCounter = 0;
 
-const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-/** base64url without padding, written here rather than borrowed from src/random.ts. */
-function toBase64url(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
-    const chars = Math.min(4, Math.ceil(((bytes.length - i) * 8) / 6));
-    for (let j = 0; j < chars; j++) out += B64URL[(n >> (18 - 6 * j)) & 63];
-  }
-  return out;
-}
-async function sha256(text: string): Promise<string> {
-  return toBase64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))));
-}
-
 async function runScenario(steps: readonly Step[]): Promise<void> {
   const storage = new RecordingStorage();
   for (const [key, value] of Object.entries(FOREIGN_SEED)) storage.data.set(key, value);
@@ -556,7 +542,7 @@ async function runScenario(steps: readonly Step[]): Promise<void> {
   expect(bodies).toHaveLength(expectedExchanges);
   // Each exchange carries the verifier of the transaction whose challenge went out (PKCE binding).
   for (const body of bodies) {
-    const challenge = await sha256(body.verifier);
+    const challenge = await referenceChallenge(body.verifier);
     expect(started.some((s) => s.p === body.p && s.challenge === challenge)).toBe(true);
     if (body.p === 1) expect(body.fields).toMatchObject({ grant_type: "authorization_code", redirect_uri: OAUTH2_REDIRECT, client_id: "spa" });
     else expect(body.fields["code_challenge_method"]).toBe("S256");
@@ -623,7 +609,7 @@ describe("PKCE verifiers and challenges (property)", () => {
       expect(verifier).toMatch(VERIFIER);
       const challenge = await createCodeChallenge(verifier);
       expect(challenge).toMatch(CHALLENGE);
-      expect(challenge).toBe(await sha256(verifier));
+      expect(challenge).toBe(await referenceChallenge(verifier));
     }
   });
 
@@ -633,7 +619,7 @@ describe("PKCE verifiers and challenges (property)", () => {
       fc.asyncProperty(fc.string({ unit: unreserved, minLength: 43, maxLength: 128 }), async (verifier) => {
         const challenge = await createCodeChallenge(verifier, "S256");
         expect(challenge).toMatch(CHALLENGE);
-        expect(challenge).toBe(await sha256(verifier));
+        expect(challenge).toBe(await referenceChallenge(verifier));
         await expect(createCodeChallenge(verifier, "plain")).resolves.toBe(verifier);
       }),
       { numRuns: 100 },

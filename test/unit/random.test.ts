@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PkceError, generateCodeVerifier, generateState, isPkceError } from "../../src/index.ts";
+import { thrown } from "./helpers/errors.ts";
 
 // RFC 7636 4.1 unreserved characters, written out independently of src/random.ts.
 const UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
@@ -38,15 +39,6 @@ function moduloBiasedVerifier(length: number): string {
   return out;
 }
 
-const invalid = (fn: () => unknown): unknown => {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a throw");
-};
-
 afterEach(() => {
   vi.unstubAllGlobals();
 });
@@ -75,7 +67,7 @@ describe("generateCodeVerifier", () => {
     { what: 'the string "64"', length: "64" },
     { what: "null", length: null },
   ])("rejects the length $what with invalid_argument", ({ length }) => {
-    const error = invalid(() => generateCodeVerifier(length as number));
+    const error = thrown(() => generateCodeVerifier(length as number));
     expect(error).toBeInstanceOf(PkceError);
     expect(isPkceError(error, "invalid_argument")).toBe(true);
   });
@@ -119,8 +111,8 @@ describe("generateCodeVerifier", () => {
     { what: "crypto has no getRandomValues", crypto: {} },
   ])("fails with crypto_unavailable when $what", ({ crypto }) => {
     vi.stubGlobal("crypto", crypto);
-    expect(isPkceError(invalid(() => generateCodeVerifier()), "crypto_unavailable")).toBe(true);
-    expect(isPkceError(invalid(() => generateState()), "crypto_unavailable")).toBe(true);
+    expect(isPkceError(thrown(() => generateCodeVerifier()), "crypto_unavailable")).toBe(true);
+    expect(isPkceError(thrown(() => generateState()), "crypto_unavailable")).toBe(true);
   });
 });
 
