@@ -19,7 +19,10 @@ export type PkceErrorCode =
   | "invalid_response"
   | "network_error"
   | "timeout"
-  | "aborted";
+  | "aborted"
+  | "invalid_id_token"
+  | "popup_blocked"
+  | "popup_closed";
 
 /** Literal names of this library's error classes; they survive minification. */
 export type PkceErrorName = "PkceError" | "AuthorizationError" | "TokenError";

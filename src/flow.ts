@@ -159,7 +159,7 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
       set("exchanging", returnTo);
       const request = provider.tokenRequest({ code, codeVerifier, codeChallengeMethod, redirectUri });
       const body = await sendRequest(request, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal }, [code, codeVerifier, tx.state]);
-      const result = provider.parseResult(body);
+      const result = provider.parseResult(body, { nonce: tx.nonce });
       set("authorized", returnTo);
       return result;
     } catch (error) {

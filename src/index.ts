@@ -8,7 +8,7 @@ export type { CallbackExpectations, CallbackResult } from "./callback.js";
 export { createFlow } from "./flow.js";
 export type { Flow, FlowOptions, FlowSnapshot, FlowStatus, StartOptions } from "./flow.js";
 export type { StorageLike } from "./storage.js";
-export type { Provider, AuthorizationParams, TokenParams } from "./provider.js";
+export type { Provider, AuthorizationParams, TokenParams, ParamValue, ResultContext } from "./provider.js";
 export { openRouter, buildCreateAuthCodeRequest, readCreateAuthCodeResponse } from "./providers/openrouter.js";
 export type {
   OpenRouterOptions,

@@ -111,12 +111,12 @@ function safeCause(cause: unknown, secrets: string[]): { cause: Error } | undefi
 
 /**
  * @internal Reads a field of a 2xx body: a non-empty string or a finite number; when `optional`,
- * `undefined` for a missing or null one.
+ * `undefined` for a missing, null or empty-string one.
  * @throws {PkceError} `invalid_response`.
  */
 export function field<T extends "string" | "number">(body: JsonObject, name: string, type: T, optional: boolean): (T extends "string" ? string : number) | undefined {
   const value = body[name];
-  if (optional && value == null) return undefined;
+  if (optional && (value == null || value === "")) return undefined;
   if (typeof value === type && (type === "number" ? Number.isFinite(value) : value !== "")) return value as T extends "string" ? string : number;
   return fail("invalid_response", `answer has no valid "${name}"`);
 }

@@ -20,6 +20,8 @@ export interface Transaction {
   provider: string;
   createdAt: number;
   returnTo: string | null;
+  /** The OpenID Connect nonce sent with this transaction, when the provider uses one. */
+  nonce?: string;
 }
 
 /** @internal The transaction store over a Web Storage object. */

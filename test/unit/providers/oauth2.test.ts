@@ -136,11 +136,11 @@ describe("oauth2() token request and result", () => {
 
   it("maps every RFC 6749 5.1 field and keeps the whole body in raw", () => {
     const body = { access_token: "at", token_type: "Bearer", expires_in: 3600, refresh_token: "rt", scope: "openid", id_token: "h.p.s", extra: { a: 1 } };
-    expect(provider.parseResult(body)).toEqual({ accessToken: "at", tokenType: "Bearer", expiresIn: 3600, refreshToken: "rt", scope: "openid", idToken: "h.p.s", raw: body });
+    expect(provider.parseResult(body, {})).toEqual({ accessToken: "at", tokenType: "Bearer", expiresIn: 3600, refreshToken: "rt", scope: "openid", idToken: "h.p.s", raw: body });
   });
 
   it("leaves optional fields out when they are absent or null", () => {
-    const result = provider.parseResult({ access_token: "at", token_type: "DPoP", refresh_token: null });
+    const result = provider.parseResult({ access_token: "at", token_type: "DPoP", refresh_token: null }, {});
     expect(result).toEqual({ accessToken: "at", tokenType: "DPoP", raw: { access_token: "at", token_type: "DPoP", refresh_token: null } });
     expect("refreshToken" in result).toBe(false);
   });
@@ -153,7 +153,7 @@ describe("oauth2() token request and result", () => {
     ["a refresh_token that is no string", { access_token: "x", token_type: "Bearer", refresh_token: 1 }],
     ["an id_token that is no string", { access_token: "x", token_type: "Bearer", id_token: {} }],
   ])("rejects a body with %s as invalid_response", (_, body) => {
-    expect(thrown(() => provider.parseResult(body)).code).toBe("invalid_response");
+    expect(thrown(() => provider.parseResult(body, {})).code).toBe("invalid_response");
   });
 });
 

@@ -157,11 +157,11 @@ describe("openRouter() token request", () => {
     { body: { key: "sk-or-v1-abc", user_id: null }, result: { key: "sk-or-v1-abc", userId: null } },
     { body: { key: "sk-or-v1-abc" }, result: { key: "sk-or-v1-abc", userId: null } },
   ])("reads $body as $result", ({ body, result }) => {
-    expect(provider.parseResult(body)).toEqual(result);
+    expect(provider.parseResult(body, {})).toEqual(result);
   });
 
   it.each([{}, { key: "" }, { key: 1 }, { key: null }, { key: "sk-or-v1-abc", user_id: 7 }])("rejects %j with invalid_response", (body) => {
-    expect(thrown(() => provider.parseResult(body)).code).toBe("invalid_response");
+    expect(thrown(() => provider.parseResult(body, {})).code).toBe("invalid_response");
   });
 });
 
