@@ -1,6 +1,6 @@
 import { fail } from "../errors.js";
 import { checkMethod, checkUnreserved, type CodeChallengeMethod } from "../pkce.js";
-import type { Provider } from "../provider.js";
+import type { ParamValue, Provider } from "../provider.js";
 import { field, readJson, type JsonObject } from "../request.js";
 import { secureUrl, withQuery } from "../url.js";
 
@@ -9,23 +9,37 @@ export type UsageLimitType = "daily" | "weekly" | "monthly";
 
 /** Settings of the key OpenRouter creates for the user. */
 export interface OpenRouterKeySettings {
-  /** Name of the key, at most 100 characters. @default the app's name on OpenRouter */
+  /** Name of the key, at most 100 characters (code points). @default the app's name on OpenRouter */
   keyLabel?: string;
   /** Credit limit of the key, a finite number >= 0. */
   limit?: number;
   /** When the credit limit resets. */
   usageLimitType?: UsageLimitType;
-  /** Expiry of the key: a future Date or ISO 8601 string; sent as ISO 8601 with seconds, UTC. */
+  /**
+   * Expiry of the key: a future Date or ISO 8601 string (year <= 9999); sent as ISO 8601 with
+   * seconds, UTC.
+   */
   expiresAt?: Date | string;
 }
 
 /** Options of {@link openRouter}. */
 export interface OpenRouterOptions extends OpenRouterKeySettings {
-  /** Where OpenRouter sends the user back: https on any port, or http on localhost/127.0.0.1/[::1]. */
-  callbackUrl: string;
-  /** OpenRouter's origin (or the local emulator's). @default "https://openrouter.ai" */
+  /**
+   * Where OpenRouter sends the user back: https on any port, or http on localhost/127.0.0.1/[::1].
+   * Required, except with `headless: true`, which takes none.
+   */
+  callbackUrl?: string;
+  /**
+   * No callback: OpenRouter shows the code and the user pastes it into the app, which finishes
+   * with `flow.exchangeCode(code)`. Only S256. @default false
+   */
+  headless?: boolean;
+  /**
+   * OpenRouter's origin (or the local emulator's), optionally with a path; never a query or a
+   * fragment. @default "https://openrouter.ai"
+   */
   baseUrl?: string;
-  /** PKCE method. @default "S256" */
+  /** PKCE method; `plain` is refused for `headless`. @default "S256" */
   codeChallengeMethod?: CodeChallengeMethod;
 }
 
@@ -40,9 +54,10 @@ export interface OpenRouterResult {
 /** Body of OpenRouter's `POST /api/v1/auth/keys/code` (`CreateAuthKeysCodeRequest`), camelCased. */
 export interface CreateAuthKeysCodeRequest extends Omit<OpenRouterKeySettings, "expiresAt"> {
   callbackUrl: string;
+  /** S256: exactly 43 base64url characters; plain (or no method): 43-128 unreserved characters. */
   codeChallenge?: string;
   codeChallengeMethod?: CodeChallengeMethod;
-  /** A future Date or ISO 8601 string, or `null` for no expiry. */
+  /** A future Date or ISO 8601 string (year <= 9999), or `null` for no expiry. */
   expiresAt?: Date | string | null;
   /** Workspace UUID. */
   workspaceId?: string;
@@ -56,28 +71,37 @@ export interface CreatedAuthCode {
   createdAt: string;
 }
 
-const DEFAULT_BASE = "https://openrouter.ai";
 const USAGE: unknown[] = ["daily", "weekly", "monthly"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// ECMAScript's date-time string format (the one every engine parses alike), any fraction length.
+const ISO = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?)?$/i;
+// Authorization parameters the flow or this preset sets; a per-request parameter cannot.
+const OWNED = "callback_url code_challenge code_challenge_method state response_type client_id redirect_uri scope nonce response_mode request request_uri".split(" ");
 
 const invalid = (message: string): never => fail("invalid_config", message);
 
-// Validates the key settings and adds them to `wire` as OpenRouter's snake_case fields.
-function keySettings(s: Omit<OpenRouterKeySettings, "expiresAt"> & { expiresAt?: Date | string | null | undefined }, wire: JsonObject = {}): JsonObject {
+// An ISO 8601 date-time string in whole seconds, UTC, for a Date or ISO 8601 string in the future
+// with a four-digit year (below 253402300800000, the year 10000).
+function expiry(value: unknown): string {
+  // The fraction is dropped before parsing: the key's expiry counts in whole seconds anyway.
+  let time = value instanceof Date ? value.getTime() : typeof value == "string" && ISO.test(value) ? Date.parse(value.toUpperCase().replace(/\.\d+/, "")) : NaN;
+  time -= time % 1000;
+  return time > Date.now() && time < 2534023008e5 ? new Date(time).toISOString().replace(".000Z", "Z") : invalid("expiresAt must be a future ISO 8601 date, year <= 9999");
+}
+
+// Validates the key settings and adds them to `wire` as OpenRouter's snake_case fields. `null`
+// for `expiresAt` (no expiry) only where `nullable`.
+function keySettings(s: OpenRouterKeySettings | CreateAuthKeysCodeRequest, wire: JsonObject, nullable?: boolean): JsonObject {
   const { keyLabel, limit, usageLimitType, expiresAt } = s;
   // Sets a given setting when `valid`, fails with `message` otherwise.
   const put = (name: string, value: unknown, valid: boolean, message: string) => {
     if (value !== undefined) wire[name] = valid ? value : invalid(message);
   };
-  put("key_label", keyLabel, typeof keyLabel === "string" && keyLabel.length <= 100, "keyLabel must be a string of at most 100 characters");
+  // The schema's maxLength counts code points, as [...string] does.
+  put("key_label", keyLabel, typeof keyLabel === "string" && [...keyLabel].length <= 100, "keyLabel must be a string of at most 100 characters");
   put("limit", limit, Number.isFinite(limit) && limit! >= 0, "limit must be a finite number >= 0");
   put("usage_limit_type", usageLimitType, USAGE.includes(usageLimitType), "usageLimitType must be daily, weekly or monthly");
-  if (expiresAt !== undefined) {
-    const time = expiresAt instanceof Date || typeof expiresAt === "string" ? new Date(expiresAt).getTime() : NaN;
-    // Sent as ISO 8601 in whole seconds, UTC; null means no expiry.
-    wire["expires_at"] =
-      expiresAt === null ? null : time > Date.now() ? new Date(time - (time % 1000)).toISOString().replace(".000Z", "Z") : invalid("expiresAt must be a future date");
-  }
+  if (expiresAt !== undefined) wire["expires_at"] = expiresAt === null && nullable ? null : expiry(expiresAt);
   return wire;
 }
 
@@ -87,33 +111,80 @@ function callback(value: unknown): string {
   return url.href;
 }
 
-const base = (value: string | undefined): string => secureUrl(value ?? DEFAULT_BASE, "baseUrl").href.replace(/\/+$/, "");
+/**
+ * @internal OpenRouter's base URL without trailing slashes: https (or http on loopback), an
+ * origin optionally with a path, never a query or fragment.
+ * @throws {PkceError} `invalid_config`.
+ */
+export function openRouterBase(value: unknown = "https://openrouter.ai"): string {
+  const url = secureUrl(value, "baseUrl");
+  return String(value).includes("?") ? invalid("baseUrl must not have a query") : url.href.replace(/\/+$/, "");
+}
+
+/**
+ * @internal An API key a header can carry: trimmed, then printable ASCII without spaces. The
+ * message never shows any of it.
+ * @throws {PkceError} `invalid_argument`.
+ */
+export function checkApiKey(value: unknown, name: string): string {
+  const key = typeof value === "string" ? value.trim() : "";
+  return /^[\x21-\x7e]+$/.test(key) ? key : fail("invalid_argument", `${name} must be printable ASCII without spaces`);
+}
+
+// A challenge as the schema and RFC 7636 allow it: S256 is a base64url SHA-256 (43 characters).
+function challenge(value: unknown, method: CodeChallengeMethod | undefined): string {
+  if (method === "S256" && !/^[\w-]{43}$/.test(value as string)) invalid("an S256 codeChallenge must be 43 base64url characters");
+  return checkUnreserved(value, "codeChallenge", "invalid_config");
+}
+
+// Per-request parameters: scalar values, never a name the flow or this preset sets.
+function perRequest(params: Record<string, ParamValue> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(params)) {
+    // `typeof` gives one of eight words; only these three are in the string.
+    if (OWNED.includes(name.trim().toLowerCase()) || !"string number boolean".includes(typeof value)) fail("invalid_argument", `params cannot set "${name}"`);
+    out[name] = String(value);
+  }
+  return out;
+}
 
 /**
  * The OpenRouter provider: "Connect OpenRouter" gives the user's own API key to the app.
  * `state` travels inside `callback_url`'s query, since OpenRouter does not echo a `state`.
- * @throws {PkceError} `invalid_config` for a bad callback URL, base URL or key setting.
+ * With `headless: true` there is no callback: OpenRouter shows the code, the user pastes it, and
+ * `flow.exchangeCode(code)` finishes the flow.
+ * @throws {PkceError} `invalid_config` for a bad callback URL, base URL or key setting, a
+ *   `callbackUrl` or `plain` with `headless`.
  * @see https://openrouter.ai/docs/guides/overview/auth/oauth
+ * @see https://www.rfc-editor.org/rfc/rfc7636#section-4.3
  * @example
  * const flow = createFlow(openRouter({ callbackUrl: location.origin + "/callback", keyLabel: "My app" }))
  * await flow.start()
+ * @example
+ * const flow = createFlow(openRouter({ headless: true, keyLabel: "My CLI" }))
+ * open((await flow.authorize()).href) // then: await flow.exchangeCode(pastedCode)
  */
 export function openRouter(options: OpenRouterOptions): Provider<OpenRouterResult> {
-  const callbackUrl = callback(options?.callbackUrl);
-  const baseUrl = base(options.baseUrl);
+  const { headless = false, callbackUrl: given } = options ?? ({} as OpenRouterOptions);
+  if (typeof headless != "boolean" || (headless && (given !== undefined || options.codeChallengeMethod === "plain"))) invalid("headless (a boolean) takes no callbackUrl and only S256");
+  const callbackUrl = headless ? "" : callback(given);
+  const baseUrl = openRouterBase(options.baseUrl);
   const method = checkMethod(options.codeChallengeMethod ?? "S256", "invalid_config");
-  const settings = keySettings(options);
+  const settings = keySettings(options, {});
   return {
-    id: "openrouter",
+    // Bound to the server: a transaction started against one baseUrl is never sent to another.
+    id: `openrouter${headless ? "-headless" : ""} ${baseUrl}`,
     redirectUri: callbackUrl,
     codeChallengeMethod: method,
-    statelessCallback: true,
-    authorizationUrl: ({ state, codeChallenge, codeChallengeMethod }) =>
+    statelessCallback: !headless,
+    headless,
+    authorizationUrl: ({ state, codeChallenge, codeChallengeMethod, params }) =>
       withQuery(
         `${baseUrl}/auth`,
         // Appended as text so the app's own callback query stays byte for byte.
-        { callback_url: `${callbackUrl}${callbackUrl.includes("?") ? "&" : "?"}state=${state}`, code_challenge: codeChallenge, code_challenge_method: codeChallengeMethod },
+        { callback_url: headless ? undefined : `${callbackUrl}${callbackUrl.includes("?") ? "&" : "?"}state=${state}`, code_challenge: codeChallenge, code_challenge_method: codeChallengeMethod },
         settings,
+        perRequest(params),
       ),
     tokenRequest: ({ code, codeVerifier, codeChallengeMethod }) =>
       json(`${baseUrl}/api/v1/auth/keys`, { code, code_verifier: codeVerifier, code_challenge_method: codeChallengeMethod }),
@@ -135,24 +206,26 @@ function json(url: string, body: JsonObject, headers: Record<string, string> = {
 /**
  * Builds OpenRouter's `POST /api/v1/auth/keys/code`, for apps that already hold an API key and
  * want an authorization code for a new, limited key. Sends nothing.
- * @throws {PkceError} `invalid_config` for a bad field; `invalid_argument` without an API key.
+ * @throws {PkceError} `invalid_config` for a bad field; `invalid_argument` for a missing API key
+ *   or one a header cannot carry (no part of it in the message).
  * @see https://openrouter.ai/docs/api-reference/o-auth/create-auth-keys-code
  * @example
  * const res = await fetch(buildCreateAuthCodeRequest({ callbackUrl, limit: 5 }, { apiKey }))
  * const { id } = await readCreateAuthCodeResponse(res)
  */
 export function buildCreateAuthCodeRequest(params: CreateAuthKeysCodeRequest, init: { apiKey: string; baseUrl?: string }): Request {
-  const apiKey = init?.apiKey;
-  if (typeof apiKey !== "string" || !apiKey) fail("invalid_argument", "apiKey must be a non-empty string");
+  const apiKey = checkApiKey(init?.apiKey, "apiKey");
   const body: JsonObject = { callback_url: callback(params?.callbackUrl) };
   const { codeChallenge, codeChallengeMethod, workspaceId } = params;
-  if (codeChallenge !== undefined) body["code_challenge"] = checkUnreserved(codeChallenge, "codeChallenge", "invalid_config");
-  if (codeChallengeMethod !== undefined) body["code_challenge_method"] = checkMethod(codeChallengeMethod, "invalid_config");
-  keySettings(params, body);
+  const method = codeChallengeMethod === undefined ? undefined : checkMethod(codeChallengeMethod, "invalid_config");
+  // Without a method, OpenRouter (RFC 7636 4.3) takes the challenge as plain.
+  if (codeChallenge !== undefined) body["code_challenge"] = challenge(codeChallenge, method);
+  if (method) body["code_challenge_method"] = method;
+  keySettings(params, body, true);
   if (workspaceId !== undefined) {
     body["workspace_id"] = typeof workspaceId === "string" && UUID.test(workspaceId) ? workspaceId : invalid("workspaceId must be a UUID");
   }
-  return json(`${base(init.baseUrl)}/api/v1/auth/keys/code`, body, { Authorization: `Bearer ${apiKey}` });
+  return json(`${openRouterBase(init.baseUrl)}/api/v1/auth/keys/code`, body, { Authorization: `Bearer ${apiKey}` });
 }
 
 /**

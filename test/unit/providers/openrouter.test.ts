@@ -1,9 +1,11 @@
+import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PkceError, TokenError, buildCreateAuthCodeRequest, openRouter, readCreateAuthCodeResponse } from "../../../src/index.ts";
 import type { CreateAuthKeysCodeRequest, OpenRouterOptions } from "../../../src/index.ts";
 import { rejection, thrown } from "../helpers/errors.ts";
 import { json, text } from "../helpers/fetch.ts";
 import { openRouterSchema, validate } from "../helpers/schema.ts";
+import { errorSurfaces } from "../helpers/secrets.ts";
 
 const CALLBACK = "https://app.example/callback";
 const STATE = "fQ0Ab2YxT1n7cVvWqL3m9sR8uK4hJ6gE5dC2bA1zX0w";
@@ -60,6 +62,8 @@ describe("openRouter() authorization URL", () => {
   it.each([
     { setting: { keyLabel: "My app & co" }, param: "key_label", value: "My app & co" },
     { setting: { keyLabel: "k".repeat(100) }, param: "key_label", value: "k".repeat(100) },
+    { setting: { keyLabel: "\u{1F600}".repeat(100) }, param: "key_label", value: "\u{1F600}".repeat(100) },
+    { setting: { keyLabel: "é".repeat(100) }, param: "key_label", value: "é".repeat(100) },
     { setting: { limit: 0 }, param: "limit", value: "0" },
     { setting: { limit: 12.5 }, param: "limit", value: "12.5" },
     { setting: { usageLimitType: "daily" as const }, param: "usage_limit_type", value: "daily" },
@@ -69,6 +73,11 @@ describe("openRouter() authorization URL", () => {
     { setting: { expiresAt: "2030-01-02T03:04:05Z" }, param: "expires_at", value: "2030-01-02T03:04:05Z" },
     { setting: { expiresAt: "2030-01-02T04:04:05+01:00" }, param: "expires_at", value: "2030-01-02T03:04:05Z" },
     { setting: { expiresAt: "2030-01-02T03:04:05.999Z" }, param: "expires_at", value: "2030-01-02T03:04:05Z" },
+    { setting: { expiresAt: "2030-01-02T03:04:05.123456Z" }, param: "expires_at", value: "2030-01-02T03:04:05Z" },
+    { setting: { expiresAt: "2030-01-02t03:04:05z" }, param: "expires_at", value: "2030-01-02T03:04:05Z" },
+    { setting: { expiresAt: "2030-01-02" }, param: "expires_at", value: "2030-01-02T00:00:00Z" },
+    { setting: { expiresAt: "9999-12-31T23:59:59Z" }, param: "expires_at", value: "9999-12-31T23:59:59Z" },
+    { setting: { expiresAt: new Date(Date.UTC(10000, 0, 1) - 1) }, param: "expires_at", value: "9999-12-31T23:59:59Z" },
   ])("adds $param=$value for $setting and nothing else", ({ setting, param, value }) => {
     const url = authUrl(setting);
     expect([...url.searchParams.keys()]).toEqual(["callback_url", "code_challenge", "code_challenge_method", param]);
@@ -90,10 +99,30 @@ describe("openRouter() authorization URL", () => {
 });
 
 describe("openRouter() options", () => {
-  it("describes itself as the openrouter provider, S256 by default, accepting stateless callbacks", () => {
+  it("describes itself as the openrouter provider of its server, S256 by default, accepting stateless callbacks", () => {
     const provider = openRouter({ callbackUrl: "http://127.0.0.1:3000" });
-    expect(provider).toMatchObject({ id: "openrouter", redirectUri: "http://127.0.0.1:3000/", codeChallengeMethod: "S256", statelessCallback: true });
+    expect(provider).toMatchObject({
+      id: "openrouter https://openrouter.ai",
+      redirectUri: "http://127.0.0.1:3000/",
+      codeChallengeMethod: "S256",
+      statelessCallback: true,
+      headless: false,
+    });
     expect(provider.issuer).toBeUndefined();
+  });
+
+  it.each([
+    ["https://openrouter.ai", "https://staging.openrouter.example"],
+    ["https://openrouter.ai", "https://openrouter.ai/eu"],
+    ["http://localhost:5173/openrouter", "http://localhost:5174/openrouter"],
+  ])("binds transactions to the server: %s and %s give different ids", (a, b) => {
+    const id = (baseUrl: string) => openRouter({ callbackUrl: CALLBACK, baseUrl }).id;
+    expect(id(a)).not.toBe(id(b));
+    expect(id(a)).toBe(`openrouter ${a}`);
+  });
+
+  it("gives one id for spellings of one server (trailing slashes)", () => {
+    expect(openRouter({ callbackUrl: CALLBACK, baseUrl: "https://openrouter.ai//" }).id).toBe(openRouter({ callbackUrl: CALLBACK }).id);
   });
 
   it.each<[string, Partial<OpenRouterOptions>]>([
@@ -106,7 +135,13 @@ describe("openRouter() options", () => {
     ["a callback that already carries state", { callbackUrl: "https://app.example/callback?state=fixed" }],
     ["a callback that already carries code", { callbackUrl: "https://app.example/callback?code=fixed" }],
     ["an http baseUrl on a public host", { baseUrl: "http://openrouter.ai" }],
+    ["a baseUrl with a query", { baseUrl: "https://openrouter.ai/?region=eu" }],
+    ["a baseUrl with an empty query", { baseUrl: "https://openrouter.ai/?" }],
+    ["a baseUrl with a query and a path", { baseUrl: "https://proxy.example/or?x=1" }],
+    ["a baseUrl with a fragment", { baseUrl: "https://openrouter.ai/#eu" }],
+    ["a baseUrl that is no URL", { baseUrl: "openrouter.ai" }],
     ["a key label of 101 characters", { keyLabel: "k".repeat(101) }],
+    ["a key label of 101 emoji", { keyLabel: "\u{1F600}".repeat(101) }],
     ["a key label that is no string", { keyLabel: 5 as unknown as string }],
     ["a limit of -1", { limit: -1 }],
     ["a limit of NaN", { limit: Number.NaN }],
@@ -116,6 +151,13 @@ describe("openRouter() options", () => {
     ["an expiry that is no date", { expiresAt: "next tuesday" }],
     ["an expiry that is an invalid Date", { expiresAt: new Date(Number.NaN) }],
     ["an expiry given as a number", { expiresAt: 1_900_000_000_000 as unknown as Date }],
+    ["an expiry of null (the preset has no 'no expiry')", { expiresAt: null as unknown as Date }],
+    ["an expiry in the year 10000", { expiresAt: "+010000-01-01T00:00:00Z" }],
+    ["an expiry Date in the year 10000", { expiresAt: new Date(Date.UTC(10000, 0, 1)) }],
+    ["an expiry that crosses into the year 10000 through its offset", { expiresAt: "9999-12-31T23:30:00-01:00" }],
+    ["an expiry in a format engines disagree on", { expiresAt: "Jan 1 2099" }],
+    ["an expiry with an impossible month", { expiresAt: "2099-13-01T00:00:00Z" }],
+    ["a headless flag that is no boolean", { headless: "yes" as unknown as boolean }],
     ["a usage limit type of yearly", { usageLimitType: "yearly" as "daily" }],
     ["a challenge method of S512", { codeChallengeMethod: "S512" as "S256" }],
   ])("throws invalid_config for %s", (_, options) => {
@@ -232,6 +274,15 @@ describe("buildCreateAuthCodeRequest", () => {
     ["a UUID with trailing text", { workspaceId: `${WORKSPACE}x` }],
     ["a challenge that is too short", { codeChallenge: "abc" }],
     ["a challenge with characters outside the unreserved set", { codeChallenge: `${CHALLENGE}+/=` }],
+    ["an S256 challenge of 44 characters", { codeChallenge: `${CHALLENGE}A`, codeChallengeMethod: "S256" }],
+    ["an S256 challenge of 42 characters", { codeChallenge: CHALLENGE.slice(1), codeChallengeMethod: "S256" }],
+    ["an S256 challenge with a dot (unreserved, not base64url)", { codeChallenge: `${CHALLENGE.slice(1)}.`, codeChallengeMethod: "S256" }],
+    ["a plain challenge of 129 characters", { codeChallenge: "a".repeat(129), codeChallengeMethod: "plain" }],
+    ["a challenge without method of 42 characters", { codeChallenge: "a".repeat(42) }],
+    ["a challenge that is no string", { codeChallenge: 43 as unknown as string, codeChallengeMethod: "S256" }],
+    ["an expiry in the year 10000", { expiresAt: "+010000-01-01T00:00:00Z" }],
+    ["a key label of 101 emoji", { keyLabel: "\u{1F600}".repeat(101) }],
+    ["no callbackUrl", { callbackUrl: undefined as unknown as string }],
     ["a challenge method of S512", { codeChallengeMethod: "S512" as "S256" }],
     ["an http callback on a public host", { callbackUrl: "http://app.example/cb" }],
     ["a key label of 101 characters", { keyLabel: "k".repeat(101) }],
@@ -270,5 +321,167 @@ describe("readCreateAuthCodeResponse", () => {
     ["an HTML page", text(200, "<html></html>", "text/html")],
   ])("rejects an answer with %s as invalid_response", async (_, response) => {
     expect((await rejection(readCreateAuthCodeResponse(response))).code).toBe("invalid_response");
+  });
+});
+
+describe("buildCreateAuthCodeRequest challenges and base URLs", () => {
+  it.each([
+    { name: "an S256 challenge of 43 base64url characters", params: { codeChallenge: CHALLENGE, codeChallengeMethod: "S256" as const } },
+    { name: "a plain challenge of 43 characters", params: { codeChallenge: VERIFIER, codeChallengeMethod: "plain" as const } },
+    { name: "a plain challenge of 128 characters", params: { codeChallenge: "a~._-".repeat(25) + "abc", codeChallengeMethod: "plain" as const } },
+    { name: "a challenge without method (plain to the server)", params: { codeChallenge: "~".repeat(60) } },
+  ])("accepts $name", async ({ params }) => {
+    const body = JSON.parse(await buildCreateAuthCodeRequest({ callbackUrl: CALLBACK, ...params }, { apiKey: API_KEY }).text()) as Record<string, unknown>;
+    expect(body["code_challenge"]).toBe(params.codeChallenge);
+    expect(body["code_challenge_method"]).toBe(params.codeChallengeMethod);
+  });
+
+  it("accepts exactly the 43-character base64url strings as S256 challenges (property)", () => {
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~+/=! ";
+    fc.assert(
+      fc.property(fc.string({ minLength: 40, maxLength: 46, unit: fc.constantFrom(...alphabet) }), (codeChallenge) => {
+        const valid = /^[A-Za-z0-9_-]{43}$/.test(codeChallenge);
+        try {
+          buildCreateAuthCodeRequest({ callbackUrl: CALLBACK, codeChallenge, codeChallengeMethod: "S256" }, { apiKey: API_KEY });
+          return valid;
+        } catch (error) {
+          return !valid && (error as PkceError).code === "invalid_config";
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it.each(["https://openrouter.ai/?region=eu", "https://openrouter.ai?", "https://openrouter.ai/#x"])("refuses the baseUrl %s with invalid_config", (baseUrl) => {
+    expect(thrown(() => buildCreateAuthCodeRequest({ callbackUrl: CALLBACK }, { apiKey: API_KEY, baseUrl })).code).toBe("invalid_config");
+  });
+});
+
+describe("buildCreateAuthCodeRequest API keys a header cannot carry", () => {
+  // Each sits inside a key otherwise made of a sentinel, so any leak of any part of it shows.
+  const HEAD = "sk-or-v1-LEAKHEAD0123";
+  const TAIL = "LEAKTAIL4567-sentinel";
+  it.each([
+    ["a newline", "\n"],
+    ["a carriage return", "\r"],
+    ["CRLF and a header", "\r\nX-Evil: 1"],
+    ["NUL", "\0"],
+    ["a tab", "\t"],
+    ["a space", " "],
+    ["U+2028", "\u2028"],
+    ["U+00A0", "\u00a0"],
+    ["DEL", "\u007f"],
+    ["a non-ASCII letter", "é"],
+    ["an emoji", "\u{1F511}"],
+    ["a lone surrogate", "\ud800"],
+  ])("refuses a key with %s inside with invalid_argument, showing no part of it", (_, inner) => {
+    const apiKey = HEAD + inner + TAIL;
+    const error = thrown(() => buildCreateAuthCodeRequest({ callbackUrl: CALLBACK }, { apiKey }));
+    expect(error.code).toBe("invalid_argument");
+    for (const surface of errorSurfaces(error)) {
+      expect(surface).not.toContain("LEAKHEAD");
+      expect(surface).not.toContain("LEAKTAIL");
+    }
+  });
+
+  it("trims whitespace around the key (a pasted key often ends in a newline)", () => {
+    expect(buildCreateAuthCodeRequest({ callbackUrl: CALLBACK }, { apiKey: ` ${API_KEY}\n` }).headers.get("authorization")).toBe(`Bearer ${API_KEY}`);
+  });
+
+  it("refuses every key that is not printable ASCII once trimmed, and never shows it (property)", () => {
+    const unit = fc.oneof(fc.constantFrom(..."abcXYZ019-_~!"), fc.string({ minLength: 1, maxLength: 1, unit: "binary" }), fc.constantFrom("\u2028", "\u0085", "\0", "\n", " ", "\t"));
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 20, unit }), (middle) => {
+        const apiKey = `sk-or-v1-Q${middle}Z`;
+        const valid = /^[\x21-\x7e]+$/.test(apiKey);
+        let error: unknown;
+        try {
+          const request = buildCreateAuthCodeRequest({ callbackUrl: CALLBACK }, { apiKey });
+          return valid && request.headers.get("authorization") === `Bearer ${apiKey}`;
+        } catch (e) {
+          error = e;
+        }
+        return !valid && isInvalidArgument(error) && errorSurfaces(error).every((s) => !s.includes(apiKey) && !s.includes(`Q${middle}`));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+const isInvalidArgument = (error: unknown) => error instanceof PkceError && error.code === "invalid_argument";
+
+describe("openRouter({ headless: true })", () => {
+  const headless = (options: Partial<OpenRouterOptions> = {}) => openRouter({ headless: true, ...options });
+
+  it("leaves callback_url out and sends the challenge, its S256 method and the key settings", () => {
+    const url = headless({ keyLabel: "CLI", limit: 2 }).authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256" });
+    expect(url.origin + url.pathname).toBe("https://openrouter.ai/auth");
+    expect(Object.fromEntries(url.searchParams)).toEqual({ code_challenge: CHALLENGE, code_challenge_method: "S256", key_label: "CLI", limit: "2" });
+    expect(url.href).not.toContain(STATE);
+  });
+
+  it("is a headless S256 provider without a redirect URI, bound to its server apart from redirect flows", () => {
+    const provider = headless({ baseUrl: "http://127.0.0.1:9000/openrouter" });
+    expect(provider).toMatchObject({ headless: true, redirectUri: "", codeChallengeMethod: "S256", statelessCallback: false });
+    expect(provider.id).toContain("http://127.0.0.1:9000/openrouter");
+    expect(provider.id).not.toBe(openRouter({ callbackUrl: CALLBACK, baseUrl: "http://127.0.0.1:9000/openrouter" }).id);
+  });
+
+  it("exchanges at the usual endpoint with the usual body", async () => {
+    const r = headless().tokenRequest({ code: "pasted", codeVerifier: VERIFIER, codeChallengeMethod: "S256", redirectUri: "" });
+    expect(r.url).toBe("https://openrouter.ai/api/v1/auth/keys");
+    expect(JSON.parse(await r.text())).toEqual({ code: "pasted", code_verifier: VERIFIER, code_challenge_method: "S256" });
+  });
+
+  it.each<[string, Partial<OpenRouterOptions>]>([
+    ["a callbackUrl", { callbackUrl: CALLBACK }],
+    ["an empty callbackUrl", { callbackUrl: "" }],
+    ["the plain method (the code is shown on screen)", { codeChallengeMethod: "plain" }],
+    ["a baseUrl with a query", { baseUrl: "https://openrouter.ai/?a=b" }],
+    ["an expiry of null", { expiresAt: null as unknown as string }],
+  ])("refuses %s with invalid_config", (_, options) => {
+    expect(thrown(() => headless(options)).code).toBe("invalid_config");
+  });
+
+  it("still needs a callbackUrl without headless", () => {
+    expect(thrown(() => openRouter({ headless: false })).code).toBe("invalid_config");
+    expect(thrown(() => openRouter({})).code).toBe("invalid_config");
+  });
+});
+
+describe("openRouter() per-request params", () => {
+  const url = (params: Record<string, string | number | boolean>, options: Partial<OpenRouterOptions> = {}) =>
+    openRouter({ callbackUrl: CALLBACK, keyLabel: "Default", ...options }).authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256", params });
+
+  it("adds them after the preset's own, as String(value), overriding a key setting for this request", () => {
+    const auth = url({ key_label: "This time", limit: 3, flag: true, empty: "" });
+    expect([...auth.searchParams.keys()]).toEqual(["callback_url", "code_challenge", "code_challenge_method", "key_label", "limit", "flag", "empty"]);
+    expect(Object.fromEntries(auth.searchParams)).toMatchObject({ key_label: "This time", limit: "3", flag: "true", empty: "" });
+  });
+
+  it.each([
+    "callback_url",
+    "code_challenge",
+    "code_challenge_method",
+    "state",
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "nonce",
+    "response_mode",
+    "request",
+    "request_uri",
+    "Callback_URL",
+    " state ",
+    "CODE_CHALLENGE\t",
+  ])("refuses to set %j with invalid_argument", (name) => {
+    expect(thrown(() => url({ [name]: "x" })).code).toBe("invalid_argument");
+    const headless = openRouter({ headless: true });
+    expect(thrown(() => headless.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256", params: { [name]: "x" } })).code).toBe("invalid_argument");
+  });
+
+  it.each([null, undefined, {}, [], () => "x", 1n])("refuses the value %s with invalid_argument", (value) => {
+    expect(thrown(() => url({ prompt: value as unknown as string })).code).toBe("invalid_argument");
   });
 });
