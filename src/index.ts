@@ -20,3 +20,5 @@ export type {
 } from "./providers/openrouter.js";
 export { oauth2, discover } from "./providers/oauth2.js";
 export type { OAuth2Options, OAuth2Result, DiscoverOptions } from "./providers/oauth2.js";
+export { getOpenRouterKey, openRouterKeyLinks } from "./providers/openrouter-key.js";
+export type { GetOpenRouterKeyOptions, OpenRouterKeyInfo, OpenRouterKeyLinks } from "./providers/openrouter-key.js";
