@@ -1,7 +1,19 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { BodyTooLarge, errorBody, mediaType, readBody, sendApiError, sendJson, sendPreflight } from "./http.ts";
 import { Invalid, checkCodeRequest, checkExchangeRequest, verifierMatches, type ExchangeRequest } from "./rules.ts";
-import { isExpired, isoSeconds, newApiKey, randomToken, type Context, type ExchangeEntry, type CodeRequestEntry, type StoredCode } from "./state.ts";
+import {
+  isExpired,
+  isoSeconds,
+  newApiKey,
+  randomToken,
+  sha256Hex,
+  type CodeRequestEntry,
+  type Context,
+  type ExchangeEntry,
+  type IssuedKey,
+  type KeyRequestEntry,
+  type StoredCode,
+} from "./state.ts";
 
 type Reply = { status: number; body: unknown };
 
@@ -51,7 +63,10 @@ async function exchange(ctx: Context, req: IncomingMessage, entry: ExchangeEntry
 
 function mintKey(ctx: Context, stored: StoredCode): { key: string; user_id: string } {
   const key = newApiKey();
-  ctx.mintedKeys.add(key);
+  const { settings, callbackUrl } = stored.grant;
+  // OpenRouter labels a key with the app's name unless key_label says otherwise.
+  const label = settings.keyLabel ?? (callbackUrl === null ? "Headless app" : callbackUrl.host);
+  ctx.keys.set(key, { hash: sha256Hex(key), label, settings, userId: ctx.userId, usage: 0, revoked: false });
   ctx.log.keys.push({
     at: new Date(ctx.now()).toISOString(),
     key,
@@ -78,7 +93,7 @@ async function createCode(ctx: Context, req: IncomingMessage, entry: CodeRequest
   entry.body = json.body;
   const bearer = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
   if (bearer === undefined) return fail(401, "Missing Authentication header");
-  if (!ctx.apiKeys.has(bearer) && !ctx.mintedKeys.has(bearer)) return fail(401, "Invalid API key");
+  if (!ctx.apiKeys.has(bearer) && usableKey(ctx, bearer) === undefined) return fail(401, "Invalid API key");
   if (json.problem !== null) return fail(400, json.problem);
   try {
     const grant = checkCodeRequest(json.body, ctx.now());
@@ -91,6 +106,58 @@ async function createCode(ctx: Context, req: IncomingMessage, entry: CodeRequest
     if (error instanceof Invalid) return fail(400, error.message);
     throw error;
   }
+}
+
+/**
+ * `GET {basePath}/api/v1/key`: what OpenRouter says about the Bearer key, shaped by the official
+ * schema (`GetCurrentKey`); 401 for a key it did not mint, or one revoked or expired.
+ */
+export function handleKeyInfo(ctx: Context, req: IncomingMessage, res: ServerResponse): void {
+  if (req.method === "OPTIONS") return sendPreflight(res, "GET, OPTIONS");
+  if (req.method !== "GET") return sendApiError(res, 405, "Method not allowed: use GET", { Allow: "GET, OPTIONS" });
+  const bearer = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
+  const entry: KeyRequestEntry = { at: new Date(ctx.now()).toISOString(), origin: req.headers.origin ?? null, status: 401, keyHash: bearer === undefined ? null : sha256Hex(bearer) };
+  ctx.log.keyRequests.push(entry);
+  if (bearer === undefined) return sendApiError(res, 401, "Missing Authentication header");
+  const issued = usableKey(ctx, bearer);
+  if (issued === undefined) return sendApiError(res, 401, "User not found.");
+  entry.status = 200;
+  sendJson(res, 200, { data: keyData(issued) });
+}
+
+/** A minted key that is neither revoked nor expired. */
+export function usableKey(ctx: Context, key: string): IssuedKey | undefined {
+  const issued = ctx.keys.get(key);
+  const expires = issued?.settings.expiresAt;
+  if (issued === undefined || issued.revoked || (expires != null && Date.parse(expires) <= ctx.now())) return undefined;
+  return issued;
+}
+
+/** The `data` of `GET /api/v1/key`: every field the schema requires, usage in every period the same. */
+export function keyData(issued: IssuedKey): Record<string, unknown> {
+  const { limit, usageLimitType, expiresAt } = issued.settings;
+  const usage = issued.usage;
+  return {
+    label: issued.label,
+    limit,
+    limit_remaining: limit === null ? null : Math.max(0, limit - usage),
+    limit_reset: usageLimitType,
+    usage,
+    usage_daily: usage,
+    usage_weekly: usage,
+    usage_monthly: usage,
+    byok_usage: 0,
+    byok_usage_daily: 0,
+    byok_usage_weekly: 0,
+    byok_usage_monthly: 0,
+    include_byok_in_limit: false,
+    is_free_tier: false,
+    is_management_key: false,
+    is_provisioning_key: false,
+    creator_user_id: issued.userId,
+    expires_at: expiresAt === null ? null : isoSeconds(Date.parse(expiresAt)),
+    rate_limit: { requests: -1, interval: "10s", note: "This field is deprecated and safe to ignore." },
+  };
 }
 
 function failure(entry: { error: string | null }, status: number, message: string): Reply {

@@ -38,11 +38,11 @@ export function sendApiError(res: ServerResponse, status: number, message: strin
   sendJson(res, status, errorBody(status, message), headers);
 }
 
-/** Answers a CORS preflight for a JSON POST, with or without a Bearer key. */
-export function sendPreflight(res: ServerResponse): void {
+/** Answers a CORS preflight for a JSON POST (or a GET), with or without a Bearer key. */
+export function sendPreflight(res: ServerResponse, methods = "POST, OPTIONS"): void {
   res.writeHead(204, {
     ...CORS,
-    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Methods": methods,
     "Access-Control-Allow-Headers": "Content-Type, Authorization",
     "Access-Control-Max-Age": "600",
   });
@@ -54,7 +54,7 @@ export function sendHtml(res: ServerResponse, status: number, html: string, head
   res.end(html);
 }
 
-export function redirect(res: ServerResponse, location: string): void {
-  res.writeHead(303, { Location: location, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store" });
+export function redirect(res: ServerResponse, location: string, headers: Record<string, string> = {}): void {
+  res.writeHead(303, { Location: location, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store", ...headers });
   res.end();
 }

@@ -17,7 +17,8 @@ export interface KeySettings {
 
 /** What an authorization code stands for, whichever endpoint created it. */
 export interface Grant {
-  callbackUrl: URL;
+  /** `null` for a headless request (no `callback_url`): the code is shown on a page instead. */
+  callbackUrl: URL | null;
   challenge: string | null;
   /** `null` when no challenge was sent. */
   method: ChallengeMethod | null;
@@ -91,7 +92,11 @@ export function checkKeySettings(input: Record<string, unknown>, now: number): K
 
 const AUTH_PARAMS = ["callback_url", "code_challenge", "code_challenge_method", "key_label", "limit", "usage_limit_type", "expires_at"];
 
-/** The query of `GET /auth`. Other parameters (such as `state`) are ignored, as OpenRouter does. */
+/**
+ * The query of `GET /auth`. Other parameters (such as `state`) are ignored, as OpenRouter does.
+ * Without `callback_url` the request is headless (the code is shown on screen), which OpenRouter
+ * allows only with a `code_challenge`.
+ */
 export function checkAuthQuery(query: URLSearchParams, now: number): Grant {
   const params: Record<string, unknown> = {};
   for (const name of AUTH_PARAMS) {
@@ -103,9 +108,14 @@ export function checkAuthQuery(query: URLSearchParams, now: number): Grant {
     if (!DECIMAL.test(params.limit)) throw new Invalid("limit must be a number >= 0");
     params.limit = Number(params.limit);
   }
+  const headless = params.callback_url === undefined;
+  const challenge = checkChallenge(params.code_challenge, params.code_challenge_method);
+  if (headless && challenge.challenge === null) {
+    throw new Invalid("code_challenge is required without callback_url: the code is shown on screen, and only PKCE keeps it useless to onlookers");
+  }
   return {
-    callbackUrl: checkCallbackUrl(params.callback_url),
-    ...checkChallenge(params.code_challenge, params.code_challenge_method),
+    callbackUrl: headless ? null : checkCallbackUrl(params.callback_url),
+    ...challenge,
     settings: checkKeySettings(params, now),
   };
 }

@@ -1,5 +1,5 @@
-import { randomBytes, randomInt } from "node:crypto";
-import type { ChallengeMethod, Grant, UsageLimitType } from "./rules.ts";
+import { createHash, randomBytes, randomInt } from "node:crypto";
+import type { ChallengeMethod, Grant, KeySettings, UsageLimitType } from "./rules.ts";
 
 /** One request to `GET /auth`, valid or not, and what the user decided on its consent page. */
 export interface AuthRequestEntry {
@@ -49,12 +49,39 @@ export interface KeyEntry {
   workspaceId: string | null;
 }
 
+/** One `GET /api/v1/key`. */
+export interface KeyRequestEntry {
+  at: string;
+  origin: string | null;
+  status: number;
+  /** The key's SHA-256 (hex) when a Bearer key was sent; never the key. */
+  keyHash: string | null;
+}
+
 /** Everything the emulator saw, for tests; `GET {basePath}/__emulator/log` serves the same object. */
 export interface EmulatorLog {
   authRequests: AuthRequestEntry[];
   exchanges: ExchangeEntry[];
   codeRequests: CodeRequestEntry[];
   keys: KeyEntry[];
+  keyRequests: KeyRequestEntry[];
+}
+
+/** A key the emulator minted, with what `GET /api/v1/key` reports about it. */
+export interface IssuedKey {
+  hash: string;
+  label: string;
+  settings: KeySettings;
+  userId: string;
+  /** Credits spent (`POST /__emulator/spend`). */
+  usage: number;
+  revoked: boolean;
+}
+
+/** Switches tests and the popup demo flip at run time (`POST /__emulator/config`). */
+export interface EmulatorConfig {
+  /** Serve `/auth`'s pages and redirects with `Cross-Origin-Opener-Policy: same-origin`. */
+  coop: boolean;
 }
 
 export interface StoredCode {
@@ -79,8 +106,21 @@ export interface Context {
   readonly log: EmulatorLog;
   readonly codes: Map<string, StoredCode>;
   readonly pending: Map<string, PendingConsent>;
-  readonly mintedKeys: Set<string>;
+  /** Minted keys by key. */
+  readonly keys: Map<string, IssuedKey>;
   readonly appIds: Map<string, number>;
+  readonly config: EmulatorConfig;
+}
+
+/** Lowercase hex SHA-256, as OpenRouter's key links use. */
+export function sha256Hex(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** The minted key whose SHA-256 is `hash`, if any. */
+export function keyByHash(ctx: Context, hash: string): [string, IssuedKey] | undefined {
+  for (const entry of ctx.keys) if (entry[1].hash === hash) return entry;
+  return undefined;
 }
 
 export function randomToken(): string {

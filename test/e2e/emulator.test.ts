@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -29,8 +30,9 @@ ajv.addFormat("uri", { validate: (value: string) => URL.canParse(value) });
 ajv.addFormat("double", { type: "number", validate: Number.isFinite });
 ajv.addSchema(spec, "openapi");
 
-function schema(path: "/auth/keys" | "/auth/keys/code", where: string): (data: unknown) => void {
-  const pointer = `/paths/${path.replaceAll("/", "~1")}/post/${where.replaceAll("application/json", "application~1json")}`;
+function schema(path: "/auth/keys" | "/auth/keys/code" | "/key", where: string): (data: unknown) => void {
+  const method = path === "/key" ? "get" : "post";
+  const pointer = `/paths/${path.replaceAll("/", "~1")}/${method}/${where.replaceAll("application/json", "application~1json")}`;
   const validate = ajv.getSchema(`openapi#${pointer}`);
   if (!validate) throw new Error(`no schema at ${pointer}`);
   return (data) => {
@@ -52,6 +54,8 @@ const exchangeError = (status: 400 | 403) => schema("/auth/keys", `responses/${s
 const codeRequestBody = schema("/auth/keys/code", "requestBody/content/application/json/schema");
 const codeOk = schema("/auth/keys/code", "responses/200/content/application/json/schema");
 const codeError = (status: 400 | 401) => schema("/auth/keys/code", `responses/${status}/content/application/json/schema`);
+const keyOk = schema("/key", "responses/200/content/application/json/schema");
+const keyUnauthorized = schema("/key", "responses/401/content/application/json/schema");
 
 // --- one emulator for the file, with a clock tests can move -------------------------------------
 
@@ -205,7 +209,8 @@ describe("consent page, GET /auth", () => {
     ["user:password", { callback_url: "https://user:pw@app.example/cb" }, "user name or password"],
     ["a relative URL", { callback_url: "/callback" }, "absolute URL"],
     ["a newline inside", { callback_url: "https://app.exa\nmple/cb" }, "control characters"],
-    ["no callback_url", {}, "callback_url is required"],
+    ["no callback_url and no code_challenge (headless needs PKCE)", {}, "code_challenge is required without callback_url"],
+    ["no callback_url and a challenge method only", { code_challenge_method: "S256" }, "code_challenge is required without callback_url"],
     ["two callback_url", "callback_url=https%3A%2F%2Fa.example%2F&callback_url=https%3A%2F%2Fb.example%2F", "at most once"],
     ["method S512", { callback_url: CALLBACK, code_challenge: S256_CHALLENGE, code_challenge_method: "S512" }, "Invalid code_challenge_method"],
     ["method s256 (case matters)", { callback_url: CALLBACK, code_challenge: S256_CHALLENGE, code_challenge_method: "s256" }, "Invalid code_challenge_method"],
@@ -442,6 +447,240 @@ describe("create a code, POST /api/v1/auth/keys/code", () => {
   });
 });
 
+describe("headless, GET /auth without callback_url", () => {
+  const headless = { code_challenge: S256_CHALLENGE, code_challenge_method: "S256", key_label: "CLI" };
+
+  it("shows a consent page that says a code will be shown, whose form may post only here", async () => {
+    const page = await openConsent(headless);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('id="headless"');
+    expect(page.html).not.toContain("callback-origin");
+    expect(page.html).toContain("<dd>CLI</dd>");
+    expect(page.headers.get("content-security-policy")).toContain("form-action 'self';");
+    expect(log().authRequests).toEqual([expect.objectContaining({ status: 200, codeChallengeMethod: "S256", params: headless })]);
+  });
+
+  it("Allow shows the code on the page in #code, and nowhere else: no redirect", async () => {
+    const page = await openConsent(headless);
+    const res = await submitDecision(page.html, "allow");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("location")).toBeNull();
+    expect(res.headers.get("content-security-policy")).toContain("form-action 'none'");
+    const code = /<code id="code">([A-Za-z0-9_-]{43})<\/code>/.exec(await res.text())?.[1];
+    expect(code).toBeDefined();
+    const exchanged = await exchange({ code, code_verifier: VERIFIER, code_challenge_method: "S256" });
+    expect(exchanged.status).toBe(200);
+    exchangeOk(exchanged.body);
+    expect(log().keys).toEqual([expect.objectContaining({ source: "auth", keyLabel: "CLI" })]);
+  });
+
+  it("the shown code is single use and bound to the verifier like any other", async () => {
+    const page = await openConsent(headless);
+    const code = /<code id="code">([^<]+)<\/code>/.exec(await (await submitDecision(page.html, "allow")).text())![1];
+    expect((await exchange({ code, code_verifier: "z".repeat(43), code_challenge_method: "S256" })).status).toBe(403);
+    expect((await exchange({ code, code_verifier: VERIFIER, code_challenge_method: "S256" })).status).toBe(403);
+  });
+
+  it("Deny shows a page without a code", async () => {
+    const page = await openConsent(headless);
+    const res = await submitDecision(page.html, "deny");
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('id="denied"');
+    expect(html).not.toContain('id="code"');
+    expect(log().authRequests[0]!.decision).toBe("deny");
+  });
+});
+
+/** Mints a key through /auth with `settings` and the exchange; returns it. */
+async function mintKey(settings: Record<string, string> = {}): Promise<string> {
+  const code = await codeFor({ code_challenge: S256_CHALLENGE, code_challenge_method: "S256", ...settings });
+  const res = await exchange({ code, code_verifier: VERIFIER, code_challenge_method: "S256" });
+  expect(res.status).toBe(200);
+  return res.body.key as string;
+}
+
+async function keyInfo(key: string | null, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(`${url}/api/v1/key`, { headers: { ...(key === null ? {} : { Authorization: `Bearer ${key}` }), ...headers } });
+  return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+const control = (path: string, body: unknown) => post(`/__emulator/${path}`, body);
+
+describe("key information, GET /api/v1/key", () => {
+  it("answers for a minted key with the settings chosen at /auth, valid against the official schema", async () => {
+    const key = await mintKey({ key_label: "Chat", limit: "12.5", usage_limit_type: "weekly", expires_at: "2099-01-02T03:04:05Z" });
+    const res = await keyInfo(key, { Origin: "http://localhost:5173" });
+    expect(res.status).toBe(200);
+    keyOk(res.body);
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    expect(res.body.data).toMatchObject({
+      label: "Chat",
+      limit: 12.5,
+      limit_remaining: 12.5,
+      limit_reset: "weekly",
+      usage: 0,
+      usage_daily: 0,
+      expires_at: "2099-01-02T03:04:05Z",
+      is_free_tier: false,
+      creator_user_id: expect.stringMatching(/^user_/),
+    });
+    expect(log().keyRequests).toEqual([{ at: expect.any(String), origin: "http://localhost:5173", status: 200, keyHash: sha256(key) }]);
+    expect(JSON.stringify(log().keyRequests)).not.toContain(key);
+  });
+
+  it("answers nulls for a key without limit, reset or expiry, labelled with the app's host", async () => {
+    const res = await keyInfo(await mintKey());
+    keyOk(res.body);
+    expect(res.body.data).toMatchObject({ label: "127.0.0.1:5173", limit: null, limit_remaining: null, limit_reset: null, expires_at: null });
+  });
+
+  it("counts spending (POST /__emulator/spend) into usage and what remains of the limit", async () => {
+    const key = await mintKey({ limit: "5" });
+    expect((await control("spend", { key, amount: 1.25 })).status).toBe(200);
+    const res = await keyInfo(key);
+    keyOk(res.body);
+    expect(res.body.data).toMatchObject({ usage: 1.25, usage_monthly: 1.25, limit: 5, limit_remaining: 3.75 });
+    expect((await control("spend", { key, amount: -1 })).status).toBe(400);
+    expect((await control("spend", { key: "sk-or-v1-unknown", amount: 1 })).status).toBe(400);
+  });
+
+  it.each([
+    ["no Authorization header", null],
+    ["a key it never minted", "sk-or-v1-0000000000000000000000000000000000000000000000000000000000000000"],
+    ["the demo key (not one minted by an exchange)", DEMO_KEY],
+  ])("answers 401 for %s, valid against the schema", async (_, key) => {
+    const res = await keyInfo(key);
+    expect(res.status).toBe(401);
+    keyUnauthorized(res.body);
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+  });
+
+  it("answers 401 once the key is revoked through POST /__emulator/revoke (by key or by hash)", async () => {
+    const [a, b] = [await mintKey(), await mintKey()];
+    expect((await control("revoke", { key: a })).status).toBe(200);
+    expect((await control("revoke", { hash: sha256(b) })).status).toBe(200);
+    for (const key of [a, b]) {
+      const res = await keyInfo(key);
+      expect(res.status).toBe(401);
+      keyUnauthorized(res.body);
+    }
+    expect((await control("revoke", { key: "sk-or-v1-unknown" })).status).toBe(400);
+    // A revoked key cannot create codes either.
+    expect((await createCode({ callback_url: CALLBACK }, a)).status).toBe(401);
+  });
+
+  it("answers 401 once the key has expired", async () => {
+    const key = await mintKey({ expires_at: new Date(clock + 60_000).toISOString() });
+    expect((await keyInfo(key)).status).toBe(200);
+    clock += 60_000;
+    expect((await keyInfo(key)).status).toBe(401);
+  });
+
+  it("answers a preflight for GET with an Authorization header from another origin", async () => {
+    const res = await fetch(`${url}/api/v1/key`, {
+      method: "OPTIONS",
+      headers: { Origin: "http://localhost:5173", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization" },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    expect(res.headers.get("access-control-allow-methods")).toContain("GET");
+    expect(res.headers.get("access-control-allow-headers")).toMatch(/authorization/i);
+  });
+
+  it("refuses POST with 405", async () => {
+    const res = await fetch(`${url}/api/v1/key`, { method: "POST" });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET, OPTIONS");
+  });
+});
+
+describe("the key's pages, /keys/{sha256} and /logs?api_key_hash=", () => {
+  it("shows the settings page of an issued key, whose Revoke button makes the key answer 401", async () => {
+    const key = await mintKey({ key_label: "Mine", limit: "3" });
+    const page = await fetch(`${url}/keys/${sha256(key)}`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<span id="label">Mine</span>');
+    expect(html).toContain(sha256(key));
+    expect(html).not.toContain(key);
+    expect(html).toContain('id="revoke"');
+    expect(page.headers.get("content-security-policy")).toContain("form-action 'self';");
+    const revoked = await fetch(`${url}/keys/${sha256(key)}`, { method: "POST", body: new URLSearchParams({ action: "revoke" }) });
+    expect(revoked.status).toBe(200);
+    expect(await revoked.text()).toContain('id="revoked"');
+    expect((await keyInfo(key)).status).toBe(401);
+    // The page stays for the owner, now without the button.
+    expect(await (await fetch(`${url}/keys/${sha256(key)}`)).text()).not.toContain('id="revoke"');
+  });
+
+  it("shows the activity page of an issued key with its usage", async () => {
+    const key = await mintKey();
+    await control("spend", { key, amount: 0.5 });
+    const page = await fetch(`${url}/logs?api_key_hash=${sha256(key)}`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<strong id="usage">0.5</strong>');
+    expect(html).not.toContain(key);
+  });
+
+  it.each([
+    ["the hash of a key it never issued", () => `/keys/${sha256("sk-or-v1-other")}`],
+    ["an uppercase hash", async () => `/keys/${sha256(await mintKey()).toUpperCase()}`],
+    ["the key itself instead of its hash", async () => `/keys/${await mintKey()}`],
+    ["no hash", () => "/keys/"],
+    ["activity of an unknown hash", () => `/logs?api_key_hash=${sha256("nope")}`],
+    ["activity without a hash", () => "/logs"],
+  ])("answers 404 for %s", async (_, path) => {
+    const res = await fetch(url + (await path()));
+    expect(res.status).toBe(404);
+    expect(await res.text()).toContain('id="not-found"');
+  });
+});
+
+describe("Cross-Origin-Opener-Policy switch, /__emulator/config", () => {
+  const consentCoop = async () => (await openConsent({ callback_url: CALLBACK })).headers.get("cross-origin-opener-policy");
+
+  it("is off by default, on after POST {coop: true} for /auth's pages and redirects, off again on reset", async () => {
+    expect(await consentCoop()).toBeNull();
+    expect(await (await fetch(`${url}/__emulator/config`)).json()).toEqual({ coop: false });
+    const set = await control("config", { coop: true });
+    expect(set.status).toBe(200);
+    expect(set.body).toEqual({ coop: true });
+    expect(await consentCoop()).toBe("same-origin");
+    const page = await openConsent({ callback_url: CALLBACK });
+    const decided = await submitDecision(page.html, "allow");
+    expect(decided.status).toBe(303);
+    expect(decided.headers.get("cross-origin-opener-policy")).toBe("same-origin");
+    // The URL the library builds is untouched: the switch lives in the emulator, not in /auth's query.
+    expect(log().authRequests.at(-1)!.params).toEqual({ callback_url: CALLBACK });
+    expect((await control("config", { coop: false })).body).toEqual({ coop: false });
+    expect(await consentCoop()).toBeNull();
+    await control("config", { coop: true });
+    running.emulator.reset();
+    expect(await consentCoop()).toBeNull();
+  });
+
+  it("refuses a body that is no object or a coop that is no boolean with 400", async () => {
+    expect((await control("config", { coop: "yes" })).status).toBe(400);
+    expect((await control("config", "[]")).status).toBe(400);
+    expect(running.emulator.config.coop).toBe(false);
+  });
+
+  it("can start on, from the emulator's options", async () => {
+    const other = await startEmulator({ coop: true });
+    try {
+      const res = await fetch(`${other.url}/auth?${new URLSearchParams({ callback_url: CALLBACK })}`);
+      expect(res.headers.get("cross-origin-opener-policy")).toBe("same-origin");
+      other.emulator.reset();
+      expect(other.emulator.config.coop).toBe(true);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe("introspection, /__emulator", () => {
   it("serves the log of what happened and resets it", async () => {
     const code = await codeFor({ code_challenge: S256_CHALLENGE, code_challenge_method: "S256", key_label: "typed in the form" });
@@ -465,7 +704,7 @@ describe("introspection, /__emulator", () => {
 
     const reset = await fetch(`${url}/__emulator/reset`, { method: "POST" });
     expect(reset.status).toBe(200);
-    expect(log()).toEqual({ authRequests: [], exchanges: [], codeRequests: [], keys: [] });
+    expect(log()).toEqual({ authRequests: [], exchanges: [], codeRequests: [], keys: [], keyRequests: [] });
     expect((await exchange({ code: await codeFor({}) })).status).toBe(200);
   });
 
