@@ -284,17 +284,22 @@ describe("handleCallback(): the round trip in one page", () => {
     expect(location.search).toBe("?code=other&keep=1");
   });
 
-  it.each(PROVIDERS)("$name: a replay of the same callback after success resolves null and sends nothing", async (c) => {
+  it.each(PROVIDERS)("$name: a replay of the same callback after success is no_transaction, cleaned, and sends nothing", async (c) => {
     const { flow, recorder } = setup(c);
     const auth = await flow.authorize();
     const callback = c.callback(auth);
     showInAddressBar(callback);
     await flow.handleCallback();
-    expect(await flow.handleCallback(callback)).toBeNull();
+    expect((await rejection(flow.handleCallback(callback))).code).toBe("no_transaction");
     showInAddressBar(callback);
-    expect(await flow.handleCallback()).toBeNull();
-    expect(await createFlow(c.provider(), { fetch: recorder.fetch }).handleCallback(callback)).toBeNull();
+    const error = await rejection(flow.handleCallback());
+    expect(error.code).toBe("no_transaction");
+    expect(error.message).toMatch(/start it again/);
+    expect(location.search).toBe("?keep=1");
+    expect(flow.snapshot()).toEqual({ status: "failed", error });
+    expect((await rejection(createFlow(c.provider(), { fetch: recorder.fetch }).handleCallback(callback))).code).toBe("no_transaction");
     expect(recorder.calls).toHaveLength(1);
+    expect(keysWithPrefix(sessionStorage, PREFIX)).toEqual([]);
   });
 
   it.each(PROVIDERS)("$name: two calls in the same tick share one request and one result", async (c) => {
@@ -379,8 +384,30 @@ describe("handleCallback(): which callbacks are this flow's", () => {
   });
 
   it.each([
-    { what: "a code while nothing is pending", pending: false, query: `code=${CODE}&state=abc` },
-    { what: "an error while nothing is pending", pending: false, query: "error=access_denied&state=abc" },
+    { what: "a code while nothing is pending", query: `code=${CODE}&state=abc` },
+    { what: "an error while nothing is pending", query: "error=access_denied&state=abc" },
+  ])("rejects $what on the redirect URI with no_transaction, cleans the address bar and sends nothing", async ({ query }) => {
+    const { flow, recorder, statuses } = setup(openRouterCase);
+    showInAddressBar(`${pageUrl()}?keep=1&${query}#top`);
+    const error = await rejection(flow.handleCallback());
+    expect(error.code).toBe("no_transaction");
+    expect(recorder.calls).toHaveLength(0);
+    expect(statuses).toEqual(["idle", "failed"]);
+    expect(location.search + location.hash).toBe("?keep=1#top");
+    expect(keysWithPrefix(sessionStorage, PREFIX)).toEqual([]);
+  });
+
+  it.each([
+    { what: "a code while nothing is pending", query: `code=${CODE}&state=abc` },
+    { what: "an error while nothing is pending", query: "error=access_denied&state=abc" },
+  ])("resolves null for $what on a page that is not the redirect URI", async ({ query }) => {
+    const { flow, recorder, statuses } = setup(openRouterCase);
+    expect(await flow.handleCallback(`${location.origin}/elsewhere/?${query}`)).toBeNull();
+    expect(recorder.calls).toHaveLength(0);
+    expect(statuses).toEqual(["idle"]);
+  });
+
+  it.each([
     { what: "neither code nor error", pending: true, query: "keep=1&state=abc" },
     { what: "an empty code", pending: true, query: "code=&state=abc" },
     { what: "no query at all", pending: true, query: "" },
@@ -626,7 +653,8 @@ describe("storage that cannot hold the transaction", () => {
       expect(error.code).toBe("storage_unavailable");
       expect((await rejection(flow.authorize())).code).toBe("storage_unavailable");
       expect(navigate).not.toHaveBeenCalled();
-      expect(flow.status).toBe("idle");
+      expect(flow.status).toBe("failed");
+      expect(flow.snapshot().error?.code).toBe("storage_unavailable");
       if (storage instanceof MemoryStorage) expect(storage.keys()).toEqual([]);
       if (storage instanceof FullStorage) {
         const tx = JSON.parse(storage.attempted[0]!) as Transaction;
@@ -727,7 +755,6 @@ describe("failures at the token endpoint", () => {
     },
     { what: "a hanging fetch", respond: (_, call) => hang(call.signal), code: "timeout", timeoutMs: 5 },
     { what: "a fetch aborted mid-flight", respond: (_, call) => hang(call.signal), code: "aborted", abort: "during" },
-    { what: "an already-aborted signal", respond: () => json(200, { key: "k" }), code: "aborted", abort: "before", calls: 0 },
   ];
 
   it.each(cases)("$what: $code, transaction gone, no retry, status failed, no secret shown", async (c) => {
@@ -800,7 +827,8 @@ describe("returnTo", () => {
     expect((await rejection(flow.authorize({ returnTo }))).code).toBe("invalid_argument");
     expect(navigate).not.toHaveBeenCalled();
     expect(stored()).toEqual([]);
-    expect(flow.status).toBe("idle");
+    expect(flow.status).toBe("failed");
+    expect(flow.snapshot().error?.code).toBe("invalid_argument");
   });
 
   it.each([
