@@ -1,11 +1,12 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { PkceError, TokenError, buildCreateAuthCodeRequest, openRouter, readCreateAuthCodeResponse } from "../../../src/index.ts";
+import { PkceError, TokenError, buildCreateAuthCodeRequest, createCodeChallenge, createFlow, openRouter, readCreateAuthCodeResponse } from "../../../src/index.ts";
 import type { CreateAuthKeysCodeRequest, OpenRouterOptions } from "../../../src/index.ts";
 import { rejection, thrown } from "../helpers/errors.ts";
-import { json, text } from "../helpers/fetch.ts";
+import { fetchRecorder, json, text } from "../helpers/fetch.ts";
 import { openRouterSchema, validate } from "../helpers/schema.ts";
 import { errorSurfaces } from "../helpers/secrets.ts";
+import { MemoryStorage } from "../helpers/storage.ts";
 
 const CALLBACK = "https://app.example/callback";
 const STATE = "fQ0Ab2YxT1n7cVvWqL3m9sR8uK4hJ6gE5dC2bA1zX0w";
@@ -483,5 +484,86 @@ describe("openRouter() per-request params", () => {
 
   it.each([null, undefined, {}, [], () => "x", 1n])("refuses the value %s with invalid_argument", (value) => {
     expect(thrown(() => url({ prompt: value as unknown as string })).code).toBe("invalid_argument");
+  });
+});
+
+describe("openRouter() providers in a flow", () => {
+  const KEY_BODY = { key: "sk-or-v1-from-the-exchange", user_id: null };
+
+  it("never exchanges a transaction started against another baseUrl (staging vs production)", async () => {
+    const storage = new MemoryStorage();
+    const staging = createFlow(openRouter({ callbackUrl: CALLBACK, baseUrl: "https://staging.openrouter.example" }), { storage });
+    const auth = await staging.authorize();
+    const state = new URL(auth.searchParams.get("callback_url")!).searchParams.get("state")!;
+    const recorder = fetchRecorder(() => json(200, KEY_BODY));
+    const production = createFlow(openRouter({ callbackUrl: CALLBACK }), { storage, fetch: recorder.fetch });
+    await expect(production.handleCallback(`${CALLBACK}?state=${state}&code=abc`)).resolves.toBeNull();
+    expect(recorder.calls).toHaveLength(0);
+    expect(storage.keys()).toHaveLength(1);
+  });
+
+  it("headless: start() is refused, authorize() gives a URL without callback_url, exchangeCode() sends the pasted code and the verifier once", async () => {
+    const storage = new MemoryStorage();
+    const recorder = fetchRecorder(() => json(200, KEY_BODY));
+    const flow = createFlow(openRouter({ headless: true, baseUrl: "https://openrouter.example" }), { storage, fetch: recorder.fetch });
+    expect((await rejection(flow.start())).code).toBe("invalid_config");
+    const auth = await flow.authorize();
+    expect(auth.searchParams.has("callback_url")).toBe(false);
+    const [entry] = [...storage.data.values()].map((v) => JSON.parse(v) as { codeVerifier: string });
+    expect(auth.searchParams.get("code_challenge")).toBe(await createCodeChallenge(entry!.codeVerifier));
+    await expect(flow.exchangeCode("  pasted-code\n")).resolves.toEqual({ key: KEY_BODY.key, userId: null });
+    expect(recorder.calls).toHaveLength(1);
+    expect(recorder.calls[0]!.request.url).toBe("https://openrouter.example/api/v1/auth/keys");
+    expect(JSON.parse(await recorder.calls[0]!.body)).toEqual({ code: "pasted-code", code_verifier: entry!.codeVerifier, code_challenge_method: "S256" });
+    expect(storage.keys()).toEqual([]);
+  });
+
+  it("a redirect flow and a headless flow on one storage never take each other's transactions", async () => {
+    const storage = new MemoryStorage();
+    const recorder = fetchRecorder(() => json(200, KEY_BODY));
+    await createFlow(openRouter({ callbackUrl: CALLBACK }), { storage }).authorize();
+    const headless = createFlow(openRouter({ headless: true }), { storage, fetch: recorder.fetch });
+    expect((await rejection(headless.exchangeCode("pasted"))).code).toBe("no_transaction");
+    expect(recorder.calls).toHaveLength(0);
+    expect(storage.keys()).toHaveLength(1);
+    // And a stateless callback still finds its one redirect transaction, not counting headless ones.
+    await headless.authorize();
+    const redirect = createFlow(openRouter({ callbackUrl: CALLBACK }), { storage, fetch: recorder.fetch });
+    await expect(redirect.handleCallback(`${CALLBACK}?code=abc`)).resolves.toEqual({ key: KEY_BODY.key, userId: null });
+  });
+});
+
+describe("openRouter() key settings as classes (properties)", () => {
+  it("accepts a key label exactly when it has at most 100 code points", () => {
+    const unit = fc.oneof(fc.constantFrom("a", "é", "\u{1F600}", "\u{1F468}\u200D\u{1F469}", " "), fc.string({ minLength: 1, maxLength: 1, unit: "grapheme" }));
+    fc.assert(
+      fc.property(fc.string({ minLength: 90, maxLength: 110, unit }), (keyLabel) => {
+        const fits = [...keyLabel].length <= 100;
+        try {
+          const sent = authUrl({ keyLabel }).searchParams.get("key_label");
+          return fits && sent === keyLabel;
+        } catch (error) {
+          return !fits && (error as PkceError).code === "invalid_config";
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("sends any future instant up to 9999-12-31T23:59:59Z as that second, UTC, and refuses every later one", () => {
+    const now = Date.now();
+    fc.assert(
+      fc.property(fc.integer({ min: now + 1000, max: 253402300799999 + 10 ** 12 }), fc.boolean(), (time, asString) => {
+        const date = new Date(time);
+        const valid = time < 253402300800000;
+        try {
+          const sent = authUrl({ expiresAt: asString ? date.toISOString() : date }).searchParams.get("expires_at")!;
+          return valid && sent === date.toISOString().replace(/\.\d{3}Z$/, "Z");
+        } catch (error) {
+          return !valid && (error as PkceError).code === "invalid_config";
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });
