@@ -58,6 +58,8 @@ export function checkChallenge(challenge: unknown, method: unknown): { challenge
   if (typeof challenge !== "string" || !PKCE_STRING.test(challenge)) {
     throw new Invalid("code_challenge must be 43 to 128 characters from [A-Za-z0-9-._~]");
   }
+  // An S256 challenge is the base64url SHA-256 of the verifier: exactly 43 characters (RFC 7636 4.2).
+  if (method === "S256" && !/^[A-Za-z0-9_-]{43}$/.test(challenge)) throw new Invalid("an S256 code_challenge must be 43 base64url characters");
   return { challenge, method: method ?? "plain" };
 }
 
