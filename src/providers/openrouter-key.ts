@@ -54,8 +54,9 @@ export interface OpenRouterKeyLinks {
   logsUrl: URL;
 }
 
-// Field name, then its type letters: s string, n number, i integer, b boolean, 0 may be null,
-// ? may be absent (read as null), o an object (read by RATE_LIMIT below). Every field the official schema names, in its order.
+// Field name, then its type letters: s string, n number, i integer, b boolean, d date-time
+// string, o object (read by RATE_LIMIT below); 0 may be null, ? may be absent (read as null).
+// Every field the official schema names.
 const FIELDS =
   "label s,limit n0,limit_remaining n0,limit_reset s0,usage n,usage_daily n,usage_weekly n,usage_monthly n,byok_usage n,byok_usage_daily n,byok_usage_weekly n,byok_usage_monthly n,include_byok_in_limit b,is_free_tier b,is_management_key b,is_provisioning_key b,creator_user_id s0,expires_at d0?,rate_limit o";
 const RATE_LIMIT = "requests i,interval s,note s";
@@ -75,7 +76,7 @@ function read(body: unknown, fields: string, at: string): JsonObject {
     const ok =
       (value === null && type.includes("0")) ||
       (value === undefined && type.includes("?")) ||
-      (type[0] === "d" ? typeof value === "string" && DATE_TIME.test(value) : typeof value === { s: "string", n: "number", i: "number", b: "boolean", o: "object" }[type[0]!]) &&
+      (type[0] === "d" ? typeof value === "string" && DATE_TIME.test(value) && !isNaN(Date.parse(value)) : typeof value === { s: "string", n: "number", i: "number", b: "boolean", o: "object" }[type[0]!]) &&
         (type[0] !== "i" || Number.isInteger(value));
     out[camel(name)] = ok ? (value ?? null) : fail("invalid_response", `answer has no valid "${at}.${name}"`);
   }

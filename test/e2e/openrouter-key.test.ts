@@ -32,6 +32,15 @@ const status = (p: Page, value: string) => p.waitForSelector(`#status[data-statu
 const keyState = (p: Page, value: string) => p.waitForSelector(`#key-status[data-state="${value}"]`);
 const text = async (p: Page, selector: string) => (await p.textContent(selector))?.trim();
 
+/** Opens the link `selector` of the app page in a new tab of the same browser context, as its target="_blank" does. */
+async function openInNewTab(selector: string): Promise<Page> {
+  const href = await page.getAttribute(selector, "href");
+  expect(href).toBeTruthy();
+  const tab = await context.newPage();
+  await tab.goto(href!);
+  return tab;
+}
+
 /** What the emulator itself answers for `key` at GET /api/v1/key. */
 async function keyData(key: string): Promise<Record<string, unknown>> {
   const res = await fetch(`${servers.emulator.url}/api/v1/key`, { headers: { Authorization: `Bearer ${key}` } });
@@ -75,8 +84,8 @@ describe("the Connected panel", () => {
     // The browser asked, from the app's origin, with the key as Bearer (the log keeps its hash only).
     expect(emulator().log.keyRequests.filter((r) => r.origin !== null)).toEqual([expect.objectContaining({ origin: servers.app, status: 200, keyHash: hash })]);
 
-    const [settings] = await Promise.all([context.waitForEvent("page"), page.click("#manage-key")]);
-    await settings.waitForLoadState();
+    expect(await page.getAttribute("#manage-key", "rel")).toBe("noopener noreferrer");
+    const settings = await openInNewTab("#manage-key");
     expect(await text(settings, "#label")).toBe("Panel key");
     expect(await text(settings, "#hash")).toBe(hash);
   });
@@ -105,7 +114,7 @@ describe("Disconnect and the 401 of a revoked key", () => {
 
   it("a key revoked on its settings page answers 401, and the page disconnects", async () => {
     const key = await connect(page);
-    const [settings] = await Promise.all([context.waitForEvent("page"), page.click("#manage-key")]);
+    const settings = await openInNewTab("#manage-key");
     await settings.waitForSelector("#revoke");
     await Promise.all([settings.waitForSelector("#revoked"), settings.click("#revoke")]);
 
@@ -158,7 +167,8 @@ describe("Can't redirect? Paste a code (headless)", () => {
     expect(href.searchParams.get("code_challenge")).toMatch(/^[\w-]{43}$/);
     expect(href.searchParams.get("code_challenge_method")).toBe("S256");
 
-    const [tab] = await Promise.all([context.waitForEvent("page"), page.click("#headless-link")]);
+    expect(await page.getAttribute("#headless-link", "target")).toBe("_blank");
+    const tab = await openInNewTab("#headless-link");
     await tab.waitForSelector("#headless");
     await Promise.all([tab.waitForSelector("#code"), tab.click("#allow")]);
     const code = (await text(tab, "#code"))!;
@@ -191,8 +201,7 @@ describe("Can't redirect? Paste a code (headless)", () => {
     await page.click("#paste-panel summary");
     await page.click("#headless-start");
     await page.waitForSelector("#headless-link:not([hidden])");
-    const tab = await context.newPage();
-    await tab.goto((await page.getAttribute("#headless-link", "href"))!);
+    const tab = await openInNewTab("#headless-link");
     await Promise.all([tab.waitForSelector("#code"), tab.click("#allow")]);
     const code = (await text(tab, "#code"))!;
     await page.fill("#paste-code", code);

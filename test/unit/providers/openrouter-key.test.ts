@@ -131,7 +131,7 @@ describe("getOpenRouterKey", () => {
     if (!types.includes("object")) values.push({});
     values.push([]);
     if (types.includes("integer")) values.push(1.5);
-    if (schema.format === "date-time") values.push("next week", "2027-12-31");
+    if (schema.format === "date-time") values.push("next week", "2027-12-31", "2027-13-45T99:99:99Z");
     return values;
   };
   const mutations = Object.entries(DATA_SCHEMA.properties!).flatMap(([name, schema]) =>
