@@ -8,6 +8,7 @@ import {
   type Flow,
   type FlowSnapshot,
   type OpenRouterKeyInfo,
+  type OpenRouterKeySettings,
   type OpenRouterOptions,
   type OpenRouterResult,
 } from "../src/index.ts";
@@ -42,10 +43,10 @@ function showError(error: unknown): void {
 }
 
 /** The key settings and server chosen in the form. */
-function chosen(): [settings: Partial<OpenRouterOptions>, to: string] {
+function chosen(): [settings: OpenRouterKeySettings, to: string] {
   const data = new FormData(form);
   const text = (name: string) => String(data.get(name) ?? "").trim();
-  const settings: Partial<OpenRouterOptions> = {};
+  const settings: OpenRouterKeySettings = {};
   if (text("keyLabel")) settings.keyLabel = text("keyLabel");
   if (text("limit")) settings.limit = Number(text("limit"));
   if (text("usageLimitType")) settings.usageLimitType = text("usageLimitType") as "daily";

@@ -12,6 +12,7 @@ export type { Provider, AuthorizationParams, TokenParams, ParamValue, ResultCont
 export { openRouter, buildCreateAuthCodeRequest, readCreateAuthCodeResponse } from "./providers/openrouter.js";
 export type {
   OpenRouterOptions,
+  OpenRouterHeadlessOptions,
   OpenRouterKeySettings,
   OpenRouterResult,
   UsageLimitType,

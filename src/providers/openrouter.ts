@@ -22,25 +22,31 @@ export interface OpenRouterKeySettings {
   expiresAt?: Date | string;
 }
 
-/** Options of {@link openRouter}. */
+/** Options of {@link openRouter} for the usual redirect: OpenRouter sends the user back. */
 export interface OpenRouterOptions extends OpenRouterKeySettings {
-  /**
-   * Where OpenRouter sends the user back: https on any port, or http on localhost/127.0.0.1/[::1].
-   * Required, except with `headless: true`, which takes none.
-   */
-  callbackUrl?: string;
-  /**
-   * No callback: OpenRouter shows the code and the user pastes it into the app, which finishes
-   * with `flow.exchangeCode(code)`. Only S256. @default false
-   */
-  headless?: boolean;
+  /** Where OpenRouter sends the user back: https on any port, or http on localhost/127.0.0.1/[::1]. */
+  callbackUrl: string;
+  /** `true` for {@link OpenRouterHeadlessOptions}. @default false */
+  headless?: false;
   /**
    * OpenRouter's origin (or the local emulator's), optionally with a path; never a query or a
    * fragment. @default "https://openrouter.ai"
    */
   baseUrl?: string;
-  /** PKCE method; `plain` is refused for `headless`. @default "S256" */
+  /** PKCE method. @default "S256" */
   codeChallengeMethod?: CodeChallengeMethod;
+}
+
+/**
+ * Options of {@link openRouter} for apps that cannot receive a callback: OpenRouter shows the code,
+ * the user pastes it, and `flow.exchangeCode(code)` finishes. No `callbackUrl`; S256 only.
+ */
+export interface OpenRouterHeadlessOptions extends OpenRouterKeySettings {
+  headless: true;
+  /** As in {@link OpenRouterOptions}. @default "https://openrouter.ai" */
+  baseUrl?: string;
+  /** Only S256: the code is shown on screen, so only the verifier protects it. @default "S256" */
+  codeChallengeMethod?: "S256";
 }
 
 /** What the key exchange yields: the user's own API key. */
@@ -165,12 +171,13 @@ function perRequest(params: Record<string, ParamValue> = {}): Record<string, str
  * const flow = createFlow(openRouter({ headless: true, keyLabel: "My CLI" }))
  * open((await flow.authorize()).href) // then: await flow.exchangeCode(pastedCode)
  */
-export function openRouter(options: OpenRouterOptions): Provider<OpenRouterResult> {
-  const { headless = false, callbackUrl: given } = options ?? ({} as OpenRouterOptions);
-  if (typeof headless != "boolean" || (headless && (given !== undefined || options.codeChallengeMethod === "plain"))) invalid("headless (a boolean) takes no callbackUrl and only S256");
+export function openRouter(options: OpenRouterOptions | OpenRouterHeadlessOptions): Provider<OpenRouterResult> {
+  // Read loosely: plain JavaScript callers can mix the two forms, which is refused below.
+  const { headless = false, callbackUrl: given, codeChallengeMethod } = (options ?? {}) as Partial<OpenRouterOptions> & { headless?: boolean };
+  if (typeof headless != "boolean" || (headless && (given !== undefined || codeChallengeMethod === "plain"))) invalid("headless (a boolean) takes no callbackUrl and only S256");
   const callbackUrl = headless ? "" : callback(given);
   const baseUrl = openRouterBase(options.baseUrl);
-  const method = checkMethod(options.codeChallengeMethod ?? "S256", "invalid_config");
+  const method = checkMethod(codeChallengeMethod ?? "S256", "invalid_config");
   const settings = keySettings(options, {});
   return {
     // Bound to the server: a transaction started against one baseUrl is never sent to another.

@@ -330,7 +330,8 @@ describe("the shipped declarations, type-checked by a strict TypeScript consumer
     const source = consumer().replace(/^.*@ts-expect-error.*\n/m, "");
     const run = typecheck("misuse", source, { module: "ESNext", moduleResolution: "bundler" });
     expect(run.status).not.toBe(0);
-    expect(run.output).toMatch(/consumer-misuse\.ts\(\d+,\d+\): error TS\d+:.*callbackUrl/);
+    // openRouter() takes OpenRouterOptions (callbackUrl required) or OpenRouterHeadlessOptions.
+    expect(run.output).toMatch(/consumer-misuse\.ts\(\d+,\d+\): error TS\d+:.*OpenRouterOptions/);
     expect(run.output.match(/error TS/g)).toHaveLength(1);
   });
 });

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PkceError, TokenError, buildCreateAuthCodeRequest, createCodeChallenge, createFlow, openRouter, readCreateAuthCodeResponse } from "../../../src/index.ts";
-import type { CreateAuthKeysCodeRequest, OpenRouterOptions } from "../../../src/index.ts";
+import type { CreateAuthKeysCodeRequest, OpenRouterHeadlessOptions, OpenRouterOptions } from "../../../src/index.ts";
 import { rejection, thrown } from "../helpers/errors.ts";
 import { fetchRecorder, json, text } from "../helpers/fetch.ts";
 import { openRouterSchema, validate } from "../helpers/schema.ts";
@@ -158,7 +158,7 @@ describe("openRouter() options", () => {
     ["an expiry that crosses into the year 10000 through its offset", { expiresAt: "9999-12-31T23:30:00-01:00" }],
     ["an expiry in a format engines disagree on", { expiresAt: "Jan 1 2099" }],
     ["an expiry with an impossible month", { expiresAt: "2099-13-01T00:00:00Z" }],
-    ["a headless flag that is no boolean", { headless: "yes" as unknown as boolean }],
+    ["a headless flag that is no boolean", { headless: "yes" as unknown as false }],
     ["a usage limit type of yearly", { usageLimitType: "yearly" as "daily" }],
     ["a challenge method of S512", { codeChallengeMethod: "S512" as "S256" }],
   ])("throws invalid_config for %s", (_, options) => {
@@ -412,7 +412,8 @@ describe("buildCreateAuthCodeRequest API keys a header cannot carry", () => {
 const isInvalidArgument = (error: unknown) => error instanceof PkceError && error.code === "invalid_argument";
 
 describe("openRouter({ headless: true })", () => {
-  const headless = (options: Partial<OpenRouterOptions> = {}) => openRouter({ headless: true, ...options });
+  // Loosely typed on purpose: the refusals below are what plain JavaScript callers could pass.
+  const headless = (options: Record<string, unknown> = {}) => openRouter({ headless: true, ...options } as OpenRouterHeadlessOptions);
 
   it("leaves callback_url out and sends the challenge, its S256 method and the key settings", () => {
     const url = headless({ keyLabel: "CLI", limit: 2 }).authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256" });
@@ -434,7 +435,7 @@ describe("openRouter({ headless: true })", () => {
     expect(JSON.parse(await r.text())).toEqual({ code: "pasted", code_verifier: VERIFIER, code_challenge_method: "S256" });
   });
 
-  it.each<[string, Partial<OpenRouterOptions>]>([
+  it.each<[string, Record<string, unknown>]>([
     ["a callbackUrl", { callbackUrl: CALLBACK }],
     ["an empty callbackUrl", { callbackUrl: "" }],
     ["the plain method (the code is shown on screen)", { codeChallengeMethod: "plain" }],
@@ -445,7 +446,9 @@ describe("openRouter({ headless: true })", () => {
   });
 
   it("still needs a callbackUrl without headless", () => {
+    // @ts-expect-error callbackUrl is required without headless: true
     expect(thrown(() => openRouter({ headless: false })).code).toBe("invalid_config");
+    // @ts-expect-error callbackUrl is required without headless: true
     expect(thrown(() => openRouter({})).code).toBe("invalid_config");
   });
 });
