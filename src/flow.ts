@@ -1,5 +1,5 @@
 import { badState, callbackUrl, parseCallback, readCallback } from "./callback.js";
-import { PkceError, fail } from "./errors.js";
+import { PkceError, fail, type AnyPkceError } from "./errors.js";
 import { createPkcePair } from "./pkce.js";
 import type { ParamValue, Provider } from "./provider.js";
 import { generateState } from "./random.js";
@@ -12,7 +12,8 @@ export type FlowStatus = "idle" | "redirecting" | "exchanging" | "authorized" | 
 /** An immutable view of the flow; the same object until the status changes (fit for React's useSyncExternalStore). Never holds a code, verifier or key. */
 export interface FlowSnapshot {
   readonly status: FlowStatus;
-  readonly error?: PkceError;
+  /** Why the flow `failed`; narrows on `code` (`error.code === "token_error"` gives a TokenError). */
+  readonly error?: AnyPkceError;
   readonly returnTo?: string;
 }
 
@@ -117,7 +118,7 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   const { keyPrefix = "pkce-flow:", ttlMs = 600000, timeoutMs = 30000 } = options;
   if (typeof keyPrefix !== "string" || !keyPrefix) fail("invalid_config", "keyPrefix must be a non-empty string");
   for (const [name, value] of [["ttlMs", ttlMs], ["timeoutMs", timeoutMs]] as const) {
-    if (!(value > 0 && value <= MAX_TIMER)) fail("invalid_config", `${name} must be a number of ms > 0 and <= 2^31 - 1`);
+    if (!(typeof value === "number" && value > 0 && value <= MAX_TIMER)) fail("invalid_config", `${name} must be a number of ms > 0 and <= 2^31 - 1`);
   }
   const { id } = provider;
   const store = createTransactionStore({ storage: options.storage ?? (() => globalThis.sessionStorage), keyPrefix, ttlMs });
@@ -125,8 +126,8 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   let current: FlowSnapshot = { status: "idle" };
 
   const set = (status: FlowStatus, returnTo?: string | null, error?: unknown) => {
-    const next: { status: FlowStatus; error?: PkceError; returnTo?: string } = { status };
-    if (error instanceof PkceError) next.error = error;
+    const next: { status: FlowStatus; error?: AnyPkceError; returnTo?: string } = { status };
+    if (error instanceof PkceError) next.error = error as AnyPkceError;
     if (returnTo) next.returnTo = returnTo;
     current = next;
     for (const listener of [...listeners]) {

@@ -1,4 +1,4 @@
-import { fail } from "../errors.js";
+import { TokenError, fail } from "../errors.js";
 import { webCrypto } from "../random.js";
 import { sendRequest, type JsonObject, type SendOptions } from "../request.js";
 import { checkApiKey, openRouterBase } from "./openrouter.js";
@@ -106,7 +106,14 @@ export async function getOpenRouterKey(key: string, options: GetOpenRouterKeyOpt
   const { timeoutMs = 3e4 } = options;
   if (!(timeoutMs > 0 && timeoutMs < 2 ** 31)) fail("invalid_argument", "timeoutMs must be a number > 0 and < 2^31");
   const request = new Request(`${openRouterBase(options.baseUrl)}/api/v1/key`, { headers: { Authorization: `Bearer ${bearer}`, Accept: "application/json" } });
-  const data = read((await sendRequest(request, { ...options, timeoutMs }, [bearer]))["data"], FIELDS, "data") as JsonObject;
+  let body: JsonObject;
+  try {
+    body = await sendRequest(request, { ...options, timeoutMs }, [bearer]);
+  } catch (error) {
+    // The same error, its message naming this endpoint ("key endpoint: HTTP 401").
+    throw error instanceof TokenError ? new TokenError(error.status, error.error, error.errorDescription, "key endpoint") : error;
+  }
+  const data = read(body["data"], FIELDS, "data");
   data["rateLimit"] = read(data["rateLimit"], RATE_LIMIT, "data.rate_limit");
   return data as unknown as OpenRouterKeyInfo;
 }

@@ -183,6 +183,7 @@ describe("getOpenRouterKey", () => {
     expect(error).toBeInstanceOf(TokenError);
     expect(isPkceError(error, "token_error")).toBe(true);
     expect(error).toMatchObject({ status, error: String(status), errorDescription: message });
+    expect(error.message).toMatch(new RegExp(`^key endpoint: HTTP ${status}`));
   });
 
   it("never shows the key, even when the server echoes it in its error", async () => {
