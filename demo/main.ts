@@ -161,14 +161,21 @@ $("copy").addEventListener("click", async () => {
 let headless: Flow<OpenRouterResult> | null = null;
 let headlessTo = target;
 
+// The headless flow for a server, shown through the same status line. Key settings go into the
+// authorization URL only, so a flow made again after a reload (without them) finds the same
+// pending transaction: the provider id depends on the server alone.
+function headlessFlow(to: string, settings: OpenRouterKeySettings = {}): Flow<OpenRouterResult> {
+  headlessTo = to;
+  headless = createFlow(openRouter({ ...settings, headless: true, baseUrl: baseUrlOf(to) }));
+  headless.subscribe(render);
+  return headless;
+}
+
 $("headless-start").addEventListener("click", async () => {
   const [settings, to] = chosen();
   try {
-    headlessTo = to;
-    headless = createFlow(openRouter({ ...settings, headless: true, baseUrl: baseUrlOf(to) }));
-    headless.subscribe(render);
     const link = $<HTMLAnchorElement>("headless-link");
-    link.href = (await headless.authorize()).href;
+    link.href = (await headlessFlow(to, settings).authorize()).href;
     link.hidden = false;
   } catch (error) {
     showError(error);
@@ -179,8 +186,7 @@ $<HTMLFormElement>("paste-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const input = $<HTMLInputElement>("paste-code");
   try {
-    // A flow made here again would find the same pending transaction (same provider id).
-    const result = await (headless ?? createFlow(openRouter({ headless: true, baseUrl: baseUrlOf(headlessTo) }))).exchangeCode(input.value);
+    const result = await (headless ?? headlessFlow(chosen()[1])).exchangeCode(input.value);
     input.value = "";
     await connect(result.key, result.userId, headlessTo);
   } catch (error) {

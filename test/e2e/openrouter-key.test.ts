@@ -212,4 +212,20 @@ describe("Can't redirect? Paste a code (headless)", () => {
     await page.waitForSelector('#error[data-code="no_transaction"]');
     expect(emulator().log.exchanges).toHaveLength(1);
   });
+
+  it("the code still works after the app page was reloaded in between (the sign-in waits in sessionStorage)", async () => {
+    await page.goto(`${servers.app}/`);
+    await page.click("#paste-panel summary");
+    await page.click("#headless-start");
+    await page.waitForSelector("#headless-link:not([hidden])");
+    const tab = await openInNewTab("#headless-link");
+    await page.reload();
+    await Promise.all([tab.waitForSelector("#code"), tab.click("#allow")]);
+    await page.click("#paste-panel summary");
+    await page.fill("#paste-code", (await text(tab, "#code"))!);
+    await page.click("#paste-submit");
+    await status(page, "authorized");
+    await page.waitForSelector('#key-info[aria-busy="false"]');
+    expect(emulator().log.exchanges).toEqual([expect.objectContaining({ status: 200 })]);
+  });
 });
