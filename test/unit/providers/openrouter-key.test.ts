@@ -221,6 +221,17 @@ describe("getOpenRouterKey", () => {
     expect((await rejection(pending)).code).toBe("aborted");
   });
 
+  it("sends nothing for a signal that is already aborted", async () => {
+    const recorder = answering(200, { data: DATA });
+    expect((await rejection(getOpenRouterKey(KEY, { fetch: recorder.fetch, signal: AbortSignal.abort() }))).code).toBe("aborted");
+    expect(recorder.calls).toHaveLength(0);
+  });
+
+  it("refuses an answer over 1 MiB with invalid_response", async () => {
+    const big = { data: { ...DATA, label: "x".repeat(1 << 20) } };
+    expect((await rejection(info(big))).code).toBe("invalid_response");
+  });
+
   it.each([Number.NaN, Number.POSITIVE_INFINITY, -1, 0, 2 ** 31])("refuses timeoutMs %s with invalid_argument before sending", async (timeoutMs) => {
     const recorder = answering(200, { data: DATA });
     expect((await rejection(getOpenRouterKey(KEY, { fetch: recorder.fetch, timeoutMs }))).code).toBe("invalid_argument");
