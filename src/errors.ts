@@ -94,8 +94,9 @@ export class TokenError extends PkceError {
   /** Human-readable description from the server, capped at 1,000 characters, or `null`. */
   declare readonly errorDescription: string | null;
 
-  constructor(status: number, error: string | null, errorDescription: string | null) {
-    super("token_error", `token endpoint: HTTP ${status}${error === null ? "" : ` (${describe(error)})`}`);
+  /** `what` names the endpoint in the message (`"userinfo endpoint: HTTP 401"`). */
+  constructor(status: number, error: string | null, errorDescription: string | null, what = "token endpoint") {
+    super("token_error", `${what}: HTTP ${status}${error === null ? "" : ` (${describe(error)})`}`);
     this.status = status;
     this.error = error;
     this.errorDescription = errorDescription;

@@ -19,4 +19,7 @@ export type {
   CreatedAuthCode,
 } from "./providers/openrouter.js";
 export { oauth2, discover } from "./providers/oauth2.js";
-export type { OAuth2Options, OAuth2Result, DiscoverOptions } from "./providers/oauth2.js";
+export type { OAuth2Options, OAuth2Result, OAuth2Provider, DiscoverOptions } from "./providers/oauth2.js";
+export type { IdTokenClaims } from "./idtoken.js";
+export { refresh, revoke, userinfo, logoutUrl } from "./tokens.js";
+export type { RefreshOptions, RefreshTokenSource, RevokeOptions, UserinfoOptions, LogoutOptions } from "./tokens.js";
