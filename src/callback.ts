@@ -6,11 +6,11 @@ export interface CallbackExpectations {
    * The `state` sent with the authorization request. A string must come back exactly; `null`
    * means none was sent, so one that comes back is a mismatch; leave it out to skip the check.
    */
-  state?: string | null;
+  state?: string | null | undefined;
   /** The authorization server's issuer identifier; a returned `iss` must equal it exactly. */
-  issuer?: string;
+  issuer?: string | undefined;
   /** Fail with `issuer_missing` when the callback carries no `iss` (RFC 9207). @default false */
-  requireIssuer?: boolean;
+  requireIssuer?: boolean | undefined;
 }
 
 /** A validated authorization response. */
@@ -67,6 +67,24 @@ export function badState(state: string | null): never {
  * const { code } = parseCallback(location.href, { state: savedState })
  */
 export function parseCallback(url: string | URL, expected: CallbackExpectations = {}): CallbackResult {
+  const { get, code, state, iss, fragment } = readCallback(url, expected);
+  // `null` expects no state at all; a string expects exactly it; undefined skips the check.
+  if ((expected.state === null || typeof expected.state === "string") && state !== expected.state) badState(state);
+
+  const cap = (name: string) => get(name)?.slice(0, MAX_ERROR_FIELD) ?? null;
+  const error = cap("error");
+  if (error) throw new AuthorizationError(error, cap("error_description"), httpUrl(cap("error_uri")));
+  if (!code) fail("invalid_callback", fragment ? "code is in the fragment: use response_mode=query" : "callback has no code");
+  return { code, state, iss };
+}
+
+/**
+ * @internal The first checks of {@link parseCallback}, in its order: duplicates and syntax, then
+ * `iss`. The flow runs them before it knows whose callback this is, so the order holds even when
+ * no transaction matches.
+ * @throws {PkceError} `invalid_callback`, `issuer_mismatch`, `issuer_missing`.
+ */
+export function readCallback(url: string | URL, expected: Omit<CallbackExpectations, "state"> = {}) {
   const parsed = callbackUrl(url);
   // Every parameter, empty ones included: `state=&state=x` is a duplicate even though "" counts as absent.
   const params = new Map<string, string>();
@@ -84,23 +102,18 @@ export function parseCallback(url: string | URL, expected: CallbackExpectations 
   const iss = get("iss");
   // One test for both: a concatenation is printable exactly when its parts are ("null" is).
   if (!PRINTABLE.test(`${code}${state}`)) fail("invalid_callback", "code and state must be printable ASCII");
-
   if (iss && expected.issuer !== undefined && iss !== expected.issuer) {
-    fail("issuer_mismatch", "iss mismatch (possible mix-up attack)");
+    fail("issuer_mismatch", `iss mismatch (possible mix-up attack): expected ${expected.issuer}, got ${iss.slice(0, 200).replace(/[^\x20-\x7e]/g, "?")}`);
   }
   if (!iss && expected.requireIssuer) fail("issuer_missing", "no iss, but the issuer requires it");
+  return { get, code, state, iss, fragment: parsed.hash.includes("code=") };
+}
 
-  // `null` expects no state at all; a string expects exactly it; undefined skips the check.
-  if ((expected.state === null || typeof expected.state === "string") && state !== expected.state) badState(state);
-
-  const cap = (name: string) => get(name)?.slice(0, MAX_ERROR_FIELD) ?? null;
-  const error = cap("error");
-  if (error) throw new AuthorizationError(error, cap("error_description"), cap("error_uri"));
-  if (!code) {
-    fail(
-      "invalid_callback",
-      parsed.hash.includes("code=") ? "code is in the fragment: use response_mode=query" : "callback has no code",
-    );
+// An error_uri is kept only as an absolute http(s) URL: anything else (javascript:, data:, relative) is dropped.
+function httpUrl(value: string | null): string | null {
+  try {
+    return /^https?:$/.test(new URL(value!).protocol) ? value : null;
+  } catch {
+    return null;
   }
-  return { code: code!, state, iss };
 }

@@ -94,9 +94,14 @@ export class TokenError extends PkceError {
   /** Human-readable description from the server, capped at 1,000 characters, or `null`. */
   declare readonly errorDescription: string | null;
 
-  /** `what` names the endpoint in the message (`"userinfo endpoint: HTTP 401"`). */
+  /**
+   * @param what - The endpoint that answered, for the message. @default "token endpoint"
+   */
   constructor(status: number, error: string | null, errorDescription: string | null, what = "token endpoint") {
-    super("token_error", `${what}: HTTP ${status}${error === null ? "" : ` (${describe(error)})`}`);
+    // The server's own reason goes into the message too: blanked of secrets by the caller, cut to
+    // 200 characters, without markup or control characters.
+    const reason = [error === null ? "" : describe(error), errorDescription?.slice(0, 200).replace(/[^\x20-\x7e]|[<>]/g, "?")].filter(Boolean).join(": ");
+    super("token_error", `${what}: HTTP ${status}${reason ? ` (${reason})` : ""}`);
     this.status = status;
     this.error = error;
     this.errorDescription = errorDescription;
@@ -108,17 +113,31 @@ function describe(error: string): string {
   return /^[\w.-]{1,64}$/.test(error) ? error : "unrecognised error";
 }
 
+/** The error class that carries `code`: {@link AuthorizationError}, {@link TokenError} or {@link PkceError}. */
+export type PkceErrorOf<C extends PkceErrorCode> = C extends "authorization_error"
+  ? AuthorizationError
+  : C extends "token_error"
+    ? TokenError
+    : PkceError & { readonly code: C };
+
+/**
+ * Every error this library throws, as a union that narrows on `code`:
+ * `if (error.code === "token_error") error.status` type-checks.
+ * @example
+ * const { error } = flow.snapshot()
+ * if (error?.code === "authorization_error") show(error.errorDescription)
+ */
+export type AnyPkceError = PkceErrorOf<PkceErrorCode>;
+
 /**
  * Whether `value` is an error from this library (any bundle copy: checks `name` and `code`, not
- * `instanceof`), optionally with the given code. `"token_error"` narrows to {@link TokenError} and
- * `"authorization_error"` to {@link AuthorizationError}.
+ * `instanceof`), optionally with the given code. It narrows to {@link AnyPkceError}, or to the
+ * class of that code: `"token_error"` to {@link TokenError}, `"authorization_error"` to
+ * {@link AuthorizationError}.
  * @example
  * if (isPkceError(e, "expired")) await flow.start()
  */
-export function isPkceError(value: unknown, code: "token_error"): value is TokenError;
-export function isPkceError(value: unknown, code: "authorization_error"): value is AuthorizationError;
-export function isPkceError(value: unknown, code?: PkceErrorCode): value is PkceError;
-export function isPkceError(value: unknown, code?: PkceErrorCode): value is PkceError {
+export function isPkceError<C extends PkceErrorCode = PkceErrorCode>(value: unknown, code?: C): value is PkceErrorOf<C> {
   if (typeof value !== "object" || value === null) return false;
   const { name, code: actual } = value as { name?: unknown; code?: unknown };
   // `includes` is false for a non-string name, so no separate type check is needed.

@@ -1,7 +1,7 @@
-import { badState, callbackUrl, parseCallback, type CallbackExpectations } from "./callback.js";
-import { PkceError, fail } from "./errors.js";
+import { badState, callbackUrl, parseCallback, readCallback } from "./callback.js";
+import { PkceError, fail, type AnyPkceError } from "./errors.js";
 import { createPkcePair } from "./pkce.js";
-import type { Provider } from "./provider.js";
+import type { ParamValue, Provider } from "./provider.js";
 import { generateState } from "./random.js";
 import { sendRequest } from "./request.js";
 import { createTransactionStore, type StorageLike, type Transaction } from "./storage.js";
@@ -12,7 +12,8 @@ export type FlowStatus = "idle" | "redirecting" | "exchanging" | "authorized" | 
 /** An immutable view of the flow; the same object until the status changes (fit for React's useSyncExternalStore). Never holds a code, verifier or key. */
 export interface FlowSnapshot {
   readonly status: FlowStatus;
-  readonly error?: PkceError;
+  /** Why the flow `failed`; narrows on `code` (`error.code === "token_error"` gives a TokenError). */
+  readonly error?: AnyPkceError;
   readonly returnTo?: string;
 }
 
@@ -20,24 +21,32 @@ export interface FlowSnapshot {
 export interface FlowOptions {
   /** Where transactions live between the redirect and the callback. @default sessionStorage */
   storage?: StorageLike;
-  /** Prefix of every key this flow writes; keys without it are never touched. @default "pkce-flow:" */
+  /** Prefix of every key this flow writes (non-empty); keys without it are never touched. @default "pkce-flow:" */
   keyPrefix?: string;
-  /** A transaction older than this is `expired`. @default 600000 */
+  /** A transaction older than this is `expired`; a number > 0 and <= 2^31 - 1. @default 600000 */
   ttlMs?: number;
   /** The fetch used for the token request. @default globalThis.fetch */
   fetch?: typeof fetch;
-  /** Token request timeout in milliseconds. @default 30000 */
+  /** Token request timeout in milliseconds; a number > 0 and <= 2^31 - 1. @default 30000 */
   timeoutMs?: number;
   /** How `start()` leaves the page. @default (url) => location.assign(url) */
   navigate?: (url: string) => void;
-  /** Remove `code`, `state`, `iss` and `error*` from the address bar on the callback. @default true */
+  /** Remove `code`, `state`, `iss`, `error*` and `session_state` from the address bar on the callback. @default true */
   cleanUrl?: boolean;
 }
 
 /** Options of `start()` and `authorize()`. */
 export interface StartOptions {
-  /** A same-origin path or URL to return to after the callback; given back in the snapshot. */
+  /**
+   * A same-origin path or URL to return to after the callback; given back in the snapshot as a
+   * path that starts with exactly one `/`.
+   */
   returnTo?: string;
+  /**
+   * Authorization request parameters for this request only (`login_hint`, `prompt`, ...). The
+   * parameters the library owns cannot be set (`invalid_argument`).
+   */
+  params?: Record<string, ParamValue>;
 }
 
 /** The state machine a page drives: see {@link createFlow}. */
@@ -49,8 +58,10 @@ export interface Flow<Result> {
   /** Calls `listener` with each new snapshot; returns the unsubscribe function. */
   subscribe(listener: (snapshot: FlowSnapshot) => void): () => void;
   /**
-   * Creates and stores a transaction, then navigates to the provider.
-   * @throws {PkceError} `invalid_argument`, `crypto_unavailable`, `storage_unavailable` (never navigates then).
+   * Creates and stores a transaction, then navigates to the provider. A failure also sets status
+   * `failed` with the error.
+   * @throws {PkceError} `invalid_argument`, `invalid_config` (headless provider),
+   *   `crypto_unavailable`, `storage_unavailable` (never navigates then).
    */
   start(options?: StartOptions): Promise<void>;
   /** As `start()`, but returns the authorization URL instead of navigating. */
@@ -64,45 +75,59 @@ export interface Flow<Result> {
    * @throws {PkceError} any callback or token error code; {@link AuthorizationError}; {@link TokenError}.
    */
   handleCallback(url?: string | URL, options?: { signal?: AbortSignal }): Promise<Result | null>;
+  /**
+   * Finishes a headless flow (`openRouter({ headless: true })`) with the code the user pasted:
+   * takes this provider's newest pending transaction, removes it before the request, sends one
+   * token request and resolves the result, moving the statuses as `handleCallback` does.
+   * @throws {PkceError} `invalid_config` (the provider has a callback), `invalid_argument` (empty,
+   *   oversized or non-printable code; the transaction stays), `no_transaction`, `expired`, and
+   *   any token error.
+   */
+  exchangeCode(code: string, options?: { signal?: AbortSignal }): Promise<Result>;
   /** Forgets this provider's pending transactions in this storage and returns to `idle`. */
   reset(): void;
 }
 
-const CALLBACK_PARAMS = new Set(["code", "state", "iss", "error", "error_description", "error_uri"]);
+const CALLBACK_PARAMS = new Set(["code", "state", "iss", "error", "error_description", "error_uri", "session_state"]);
+const MAX_TIMER = 2 ** 31 - 1;
 // Shared by every flow of the page, so StrictMode's double effect (even with two flow objects)
 // sends one request. Keyed by provider and URL, both before and after the address bar is cleaned.
-// Each entry: the outcome, the listener set of the flow that sends it, and the stored returnTo.
-const inflight = new Map<string, [promise: Promise<unknown>, owner: object, returnTo: string | null]>();
+const inflight = new Map<string, Exchange>();
 // Callbacks with a code but no state already handled on this page (provider and URL), so loading
 // one again cannot hand its spent code to a newer transaction. In memory only: storage keeps no
 // trace, so this does not survive a full reload (the address bar is cleaned for that).
 const spent = new Set<string>();
 
 type Entry = { tx: Transaction; expired: boolean };
+// One token request and the callers waiting for it: the request is aborted only when every
+// waiting caller has aborted (React StrictMode aborts the first effect, then calls again).
+type Exchange = { promise: Promise<unknown>; owner: object; returnTo: string | null; waiting: number; abort: () => void };
 
 /**
  * Creates the flow for one provider. Touches no browser global until a method is called.
+ * @throws {PkceError} `invalid_config` for a bad option (`keyPrefix`, `ttlMs`, `timeoutMs`).
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1
  * @see https://www.rfc-editor.org/rfc/rfc9700#section-2.1.1
  * @example
- * const flow = createFlow(openRouter({ callbackUrl: location.origin + "/" }))
+ * const flow = createFlow(openRouter({ callbackUrl: location.origin + "/callback" }))
  * const result = await flow.handleCallback() // on every page load
  * if (result) useKey(result.key)
  * button.onclick = () => flow.start()
  */
 export function createFlow<Result>(provider: Provider<Result>, options: FlowOptions = {}): Flow<Result> {
+  const { keyPrefix = "pkce-flow:", ttlMs = 600000, timeoutMs = 30000 } = options;
+  if (typeof keyPrefix !== "string" || !keyPrefix) fail("invalid_config", "keyPrefix must be a non-empty string");
+  for (const [name, value] of [["ttlMs", ttlMs], ["timeoutMs", timeoutMs]] as const) {
+    if (!(typeof value === "number" && value > 0 && value <= MAX_TIMER)) fail("invalid_config", `${name} must be a number of ms > 0 and <= 2^31 - 1`);
+  }
   const { id } = provider;
-  const store = createTransactionStore({
-    storage: options.storage ?? (() => globalThis.sessionStorage),
-    keyPrefix: options.keyPrefix ?? "pkce-flow:",
-    ttlMs: options.ttlMs ?? 600000,
-  });
+  const store = createTransactionStore({ storage: options.storage ?? (() => globalThis.sessionStorage), keyPrefix, ttlMs });
   const listeners = new Set<(snapshot: FlowSnapshot) => void>();
   let current: FlowSnapshot = { status: "idle" };
 
   const set = (status: FlowStatus, returnTo?: string | null, error?: unknown) => {
-    const next: { status: FlowStatus; error?: PkceError; returnTo?: string } = { status };
-    if (error instanceof PkceError) next.error = error;
+    const next: { status: FlowStatus; error?: AnyPkceError; returnTo?: string } = { status };
+    if (error instanceof PkceError) next.error = error as AnyPkceError;
     if (returnTo) next.returnTo = returnTo;
     current = next;
     for (const listener of [...listeners]) {
@@ -115,8 +140,18 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
       }
     }
   };
+  // Runs `work`; a failure also reaches the snapshot.
+  const failing = async <T>(work: () => T | Promise<T>, returnTo?: string | null): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      set("failed", returnTo, error);
+      throw error;
+    }
+  };
 
-  // Finds this callback's transaction. `null`: not ours. Throws when ours but unusable.
+  // Whose callback is this (DESIGN.md "Which callbacks are whose")? `null`: not this flow's. An
+  // entry: this flow's, to finish. Throws when it is this flow's but unusable.
   const match = (url: URL): Entry | null => {
     const query = url.searchParams;
     const state = query.get("state");
@@ -124,17 +159,39 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
     const all = store.list();
     const mine = all.filter((e) => e.tx.provider === id);
     const live = mine.filter((e) => !e.expired);
-    const entry = state ? mine.find((e) => e.tx.state === state) : provider.statelessCallback && live.length === 1 ? live[0] : undefined;
-    // Nothing of ours pending, or the callback belongs to another provider's flow on this page.
-    return entry ?? (!live.length || all.some((e) => e.tx.state === state) ? null : badState(state));
+    // The first checks run before any verdict on state, so their order holds for every callback.
+    const check = () => readCallback(url, { issuer: provider.issuer, requireIssuer: provider.requireIssuer === true });
+    if (state) {
+      const entry = mine.find((e) => e.tx.state === state);
+      if (entry) return entry;
+      if (all.some((e) => e.tx.state === state)) return null;
+      if (live.length) return check(), badState(state);
+      if (!samePage(url, provider.redirectUri)) return null;
+      check();
+      clean(url);
+      return fail("no_transaction", "this sign-in finished, expired, or was started in another tab: start it again");
+    }
+    if (provider.statelessCallback) {
+      // A callback with `iss` is some other server's; OpenRouter sends none.
+      if (query.get("iss") || !mine.length) return null;
+      if (live.length > 1) return check(), badState(null);
+      // The one live transaction, or else the newest expired one (reported as `expired`).
+      return live[0] ?? mine.sort((a, b) => b.tx.createdAt - a.tx.createdAt)[0]!;
+    }
+    // Another flow on this page takes callbacks without state: leave this one to it.
+    if (!live.length || all.some((e) => e.tx.stateless && !e.expired)) return null;
+    return check(), badState(null);
   };
 
-  // Creates and stores a transaction; gives the authorization URL and the checked returnTo.
-  const begin = async (opts: StartOptions = {}): Promise<[URL, string | null]> => {
-    const returnTo = opts.returnTo === undefined ? null : sameOrigin(opts.returnTo);
+  // Creates and stores a transaction; gives the authorization URL and the stored returnTo.
+  const begin = async ({ returnTo: target, params }: StartOptions = {}): Promise<[URL, string | null]> => {
+    const returnTo = target === undefined ? null : samePath(target);
     store.sweep();
     const { codeVerifier, codeChallenge, codeChallengeMethod } = await createPkcePair({ method: provider.codeChallengeMethod });
     const state = generateState();
+    const nonce = provider.nonce ? generateState() : undefined;
+    // Built before anything is stored: a refused parameter leaves nothing behind.
+    const url = provider.authorizationUrl({ state, codeChallenge, codeChallengeMethod, nonce, params });
     store.put({
       state,
       codeVerifier,
@@ -144,65 +201,107 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
       provider: id,
       createdAt: Date.now(),
       returnTo,
+      ...(nonce && { nonce }),
+      ...(provider.statelessCallback && { stateless: true }),
     });
-    return [provider.authorizationUrl({ state, codeChallenge, codeChallengeMethod }), returnTo];
+    return [url, returnTo];
   };
 
-  // Validates the callback against the transaction and sends the token request; moves the status.
-  const exchange = async ({ tx, expired }: Entry, url: URL, stateless: boolean, signal?: AbortSignal): Promise<Result> => {
-    const { codeVerifier, codeChallengeMethod, redirectUri, returnTo } = tx;
-    try {
+  // Sends the token request for a taken transaction (`check` validates first); moves the status.
+  const exchange = (tx: Transaction, expired: boolean, code: () => string, signal: AbortSignal): Promise<Result> =>
+    failing(async () => {
       if (expired) fail("expired", "sign-in expired: start it again");
-      // An undefined state or issuer skips that check.
-      const expected = { state: stateless ? undefined : tx.state, issuer: tx.issuer ?? undefined, requireIssuer: provider.requireIssuer === true };
-      const { code } = parseCallback(url, expected as CallbackExpectations);
-      set("exchanging", returnTo);
-      const request = provider.tokenRequest({ code, codeVerifier, codeChallengeMethod, redirectUri });
-      const body = await sendRequest(request, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal }, [code, codeVerifier, tx.state]);
+      const value = code();
+      set("exchanging", tx.returnTo);
+      const request = provider.tokenRequest({ code: value, codeVerifier: tx.codeVerifier, codeChallengeMethod: tx.codeChallengeMethod, redirectUri: tx.redirectUri });
+      const body = await sendRequest(request, { fetch: options.fetch, timeoutMs, signal }, [value, tx.codeVerifier, tx.state]);
       const result = provider.parseResult(body, { nonce: tx.nonce });
-      set("authorized", returnTo);
+      set("authorized", tx.returnTo);
       return result;
-    } catch (error) {
-      set("failed", returnTo, error);
-      throw error;
+    }, tx.returnTo);
+
+  // Follows a shared exchange for one caller, whose own signal detaches only that caller.
+  const join = (shared: Exchange, signal?: AbortSignal): Promise<Result> => {
+    if (shared.owner !== listeners) {
+      // Another flow object sends it: follow its outcome, so this flow's status moves too.
+      set("exchanging", shared.returnTo);
+      shared.promise.then(
+        () => set("authorized", shared.returnTo),
+        (error) => set("failed", shared.returnTo, error),
+      );
     }
+    shared.waiting++;
+    return new Promise<Result>((resolve, reject) => {
+      let left = false;
+      const leave = () => {
+        left = true;
+        signal?.removeEventListener("abort", leave);
+        const own = new PkceError("aborted", "request aborted");
+        if (--shared.waiting) return reject(own);
+        // The last caller: checked after this turn, so a caller that joins right after (React
+        // StrictMode aborts the first effect and runs the second at once) keeps the request going.
+        queueMicrotask(() => {
+          if (shared.waiting) return reject(own);
+          shared.abort();
+          shared.promise.then(() => reject(own), reject);
+        });
+      };
+      signal?.addEventListener("abort", leave);
+      shared.promise.then(
+        (value) => left || resolve(value as Result),
+        (error) => left || reject(error),
+      ).finally(() => signal?.removeEventListener("abort", leave));
+    });
   };
 
-  // Async: every throw below is a rejection. The inflight entry is registered before the first await.
-  const handle = async (input: string | URL | undefined, signal?: AbortSignal): Promise<Result | null> => {
-    const url = callbackUrl(input ?? globalThis.location?.href);
-    const key = `${id} ${url.href}`;
-    const shared = inflight.get(key);
-    if (shared) {
-      const [promise, owner, returnTo] = shared;
-      // Another flow object sends it: follow its outcome, so this flow's status moves too.
-      if (owner !== listeners) {
-        set("exchanging", returnTo);
-        promise.then(
-          () => set("authorized", returnTo),
-          (error) => set("failed", returnTo, error),
-        );
-      }
-      return promise as Promise<Result>;
-    }
+  // Registers a new exchange under `keys` (before the first await) and joins it.
+  const run = (keys: string[], tx: Transaction, expired: boolean, code: () => string, signal?: AbortSignal): Promise<Result> => {
+    const controller = new AbortController();
+    const shared: Exchange = { promise: exchange(tx, expired, code, controller.signal), owner: listeners, returnTo: tx.returnTo, waiting: 0, abort: () => controller.abort() };
+    for (const k of keys) inflight.set(k, shared);
+    const forget = () => keys.forEach((k) => inflight.delete(k));
+    shared.promise.then(forget, forget);
+    return join(shared, signal);
+  };
+
+  const aborted = (signal?: AbortSignal) => signal?.aborted && fail("aborted", "request aborted");
+
+  // Runs synchronously up to the registration of the exchange, so two calls in one tick share it;
+  // every throw is a rejection.
+  const handle = (input: string | URL | undefined, signal?: AbortSignal): Promise<Result | null> => {
+    let url: URL;
     let entry: Entry | null;
     try {
-      entry = match(url);
+      // Nothing is consumed, cleaned or sent for a caller that has already given up.
+      aborted(signal);
+      url = callbackUrl(input ?? globalThis.location?.href);
+      const shared = inflight.get(`${id} ${url.href}`);
+      if (shared) return join(shared, signal);
+      try {
+        entry = match(url);
+      } catch (error) {
+        set("failed", null, error);
+        throw error;
+      }
     } catch (error) {
-      set("failed", null, error);
-      throw error;
+      return Promise.reject(error);
     }
-    if (!entry) return null;
+    if (!entry) return Promise.resolve(null);
+    const key = `${id} ${url.href}`;
     const stateless = !url.searchParams.get("state");
     store.remove(entry.tx.state);
     if (stateless && url.searchParams.get("code")) spent.add(key);
-    const cleaned = options.cleanUrl === false ? url.href : cleanAddressBar(url);
-    const promise = exchange(entry, url, stateless, signal);
-    const keys = [key, `${id} ${cleaned}`];
-    for (const k of keys) inflight.set(k, [promise, listeners, entry.tx.returnTo]);
-    const forget = () => keys.forEach((k) => inflight.delete(k));
-    promise.then(forget, forget);
-    return promise;
+    const { tx } = entry;
+    // An undefined state or issuer skips that check.
+    const expected = { state: stateless ? undefined : tx.state, issuer: tx.issuer ?? undefined, requireIssuer: provider.requireIssuer === true };
+    return run([key, `${id} ${clean(url)}`], tx, entry.expired, () => parseCallback(url, expected).code, signal);
+  };
+
+  // Cleans the address bar unless the app said not to; gives the cleaned form of `url`.
+  const clean = (url: URL): string => (options.cleanUrl === false ? url.href : cleanAddressBar(url));
+
+  const headless = (yes: boolean) => {
+    if (!provider.headless === yes) fail("invalid_config", yes ? "exchangeCode() needs a headless provider" : "a headless provider has no callback: use authorize() and exchangeCode()");
   };
 
   return {
@@ -214,12 +313,16 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
       listeners.add(listener);
       return () => void listeners.delete(listener);
     },
-    authorize: async (opts) => (await begin(opts))[0],
-    async start(opts) {
-      const [url, returnTo] = await begin(opts);
-      set("redirecting", returnTo);
-      (options.navigate ?? ((href: string) => globalThis.location.assign(href)))(url.href);
-    },
+    authorize: (opts) => failing(async () => (await begin(opts))[0]),
+    start: (opts) =>
+      failing(async () => {
+        headless(false);
+        const [url, returnTo] = await begin(opts);
+        set("redirecting", returnTo);
+        // Back from the server's page out of the back/forward cache: the page works again.
+        globalThis.addEventListener?.("pageshow", (event) => event.persisted && current.status === "redirecting" && set("idle"), { once: true });
+        (options.navigate ?? ((href: string) => globalThis.location.assign(href)))(url.href);
+      }),
     isCallback(input) {
       try {
         return match(callbackUrl(input ?? globalThis.location?.href)) !== null;
@@ -228,6 +331,21 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
       }
     },
     handleCallback: (url, opts) => handle(url, opts?.signal),
+    exchangeCode: (input, opts) => {
+      const key = `${id} code ${input}`;
+      const shared = inflight.get(key);
+      if (shared) return join(shared, opts?.signal);
+      return failing(() => {
+        headless(true);
+        aborted(opts?.signal);
+        const code = typeof input === "string" ? input.trim() : "";
+        if (!code || code.length > 8192 || !/^[\x21-\x7e]+$/.test(code)) fail("invalid_argument", "code must be the printable text the server showed (at most 8 KiB)");
+        const mine = store.list().filter((e) => e.tx.provider === id).sort((a, b) => b.tx.createdAt - a.tx.createdAt);
+        if (!mine.length) fail("no_transaction", "no sign-in is pending: start it again");
+        for (const e of mine) store.remove(e.tx.state);
+        return run([key], mine[0]!.tx, mine[0]!.expired, () => code, opts?.signal);
+      });
+    },
     reset() {
       try {
         for (const { tx } of store.list()) if (tx.provider === id) store.remove(tx.state);
@@ -239,16 +357,28 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   };
 }
 
-// Same-origin check against the page, as the contract gives it; stores path, query and hash only.
-function sameOrigin(returnTo: string): string {
+// Whether `url` is the page at `redirectUri` (same origin and path).
+function samePage(url: URL, redirectUri: string): boolean {
+  try {
+    const page = new URL(redirectUri);
+    return page.origin === url.origin && page.pathname === url.pathname;
+  } catch {
+    return false;
+  }
+}
+
+// Same-origin check against the page; stores a path with exactly one leading "/", plus query and
+// hash, so navigating to it can never leave the origin (`//evil`, `/\evil` resolve elsewhere).
+function samePath(returnTo: string): string {
   try {
     const { origin } = globalThis.location;
     const url = new URL(returnTo, origin);
-    if (typeof returnTo === "string" && url.origin === origin) return url.pathname + url.search + url.hash;
+    const path = url.pathname + url.search + url.hash;
+    if (typeof returnTo === "string" && url.origin === origin && !/^\/[/\\]/.test(path) && new URL(path, origin).origin === origin) return path;
   } catch {
     // reported below
   }
-  return fail("invalid_argument", "returnTo must be same-origin");
+  return fail("invalid_argument", "returnTo must be a same-origin path");
 }
 
 // A query without the callback parameters, the rest kept byte for byte (empty parts dropped).

@@ -14,6 +14,8 @@ export interface SendOptions {
 export type JsonObject = Record<string, unknown>;
 
 const MAX_TEXT = 1000;
+// Token, key and metadata answers are small; a larger body is refused, and the rest not downloaded.
+const MAX_BODY = 1 << 20;
 
 /**
  * Sends a built request once, without cookies, cache, referrer or redirects, under a timeout, and
@@ -64,15 +66,17 @@ export async function sendRequest(request: Request, options: SendOptions = {}, s
 
 /**
  * Reads a token endpoint's answer: the JSON object of a 2xx, a {@link TokenError} otherwise.
+ * At most 1 MiB is read.
  * @throws {TokenError} for a non-2xx answer (RFC 6749 5.2 or OpenRouter error body).
- * @throws {PkceError} `invalid_response` for a redirect or a 2xx body that is not a JSON object.
+ * @throws {PkceError} `invalid_response` for a redirect, a body over 1 MiB, or a 2xx body that is
+ *   not a JSON object.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
  */
 export async function readJson(response: Response, secrets: string[] = []): Promise<JsonObject> {
   if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
     fail("invalid_response", "redirect refused (never followed)");
   }
-  const body = parseObject(await response.text());
+  const body = parseObject(await readText(response));
   if (!response.ok) {
     const error = body?.["error"];
     // OpenRouter nests its error as `{ error: { code, message } }`.
@@ -80,6 +84,26 @@ export async function readJson(response: Response, secrets: string[] = []): Prom
     throw new TokenError(response.status, clean(code, secrets), clean(description, secrets));
   }
   return body ?? fail("invalid_response", "answer is not a JSON object");
+}
+
+// The body as text, refused past MAX_BODY bytes without reading the rest.
+async function readText(response: Response): Promise<string> {
+  if (Number(response.headers.get("content-length")) > MAX_BODY) tooLarge(response.body?.cancel());
+  const reader = response.body?.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let size = 0;
+  for (let chunk; reader && !(chunk = await reader.read()).done; ) {
+    size += chunk.value.byteLength;
+    if (size > MAX_BODY) tooLarge(reader.cancel());
+    text += decoder.decode(chunk.value, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
+function tooLarge(cancelled?: Promise<void>): never {
+  cancelled?.catch(() => {});
+  return fail("invalid_response", "answer over 1 MiB refused");
 }
 
 function parseObject(text: string): JsonObject | null {
@@ -92,13 +116,27 @@ function parseObject(text: string): JsonObject | null {
   }
 }
 
-// Server text may echo what it was sent; a secret is blanked before the text is kept.
+// Server text may echo what it was sent, raw, percent-encoded or form-encoded (in any mix, hex in
+// either case); each secret is blanked in all of them before the text is kept.
 function clean(value: unknown, secrets: string[]): string | null {
   if (typeof value !== "string" && typeof value !== "number") return null;
-  // Blanked before capping, so a secret cut by the cap cannot survive in part.
-  let text = String(value);
-  for (const secret of secrets) if (secret) text = text.replaceAll(secret, "[redacted]");
+  // Blanked before capping, so a secret cut by the cap cannot survive in part; only the part that
+  // can reach the cap is searched (an encoded character is at most 12 characters long).
+  let text = String(value).slice(0, MAX_TEXT + 12 * Math.max(0, ...secrets.map((s) => s.length)));
+  for (const secret of secrets) if (secret) text = text.replace(echoes(secret), "[redacted]");
   return text.slice(0, MAX_TEXT);
+}
+
+// A pattern for every echo of `secret`: each character as itself, percent-encoded (UTF-8, any
+// hex case), or `+` for a space.
+function echoes(secret: string): RegExp {
+  let pattern = "";
+  for (const char of secret) {
+    let encoded = "";
+    for (const byte of new TextEncoder().encode(char)) encoded += `%${byte.toString(16).padStart(2, "0")}`;
+    pattern += `(?:${char.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&")}|${encoded}${char === " " ? "|\\+" : ""})`;
+  }
+  return new RegExp(pattern, "gi");
 }
 
 // A cause is kept only as its name and cleaned message, never as the original object.

@@ -22,16 +22,25 @@ export interface Transaction {
   returnTo: string | null;
   /** The OpenID Connect nonce sent with this transaction, when the provider uses one. */
   nonce?: string;
+  /** The provider accepts a callback without `state` (OpenRouter). */
+  stateless?: boolean;
 }
 
 /** @internal The transaction store over a Web Storage object. */
 export interface TransactionStore {
   /** Writes and reads back. @throws {PkceError} `storage_unavailable`. */
   put(tx: Transaction): void;
-  /** Every transaction under the prefix, expired ones flagged. Unreadable entries are dropped. */
+  /**
+   * Every transaction stored under exactly `keyPrefix + state`, expired ones flagged. Unreadable
+   * entries, and entries under a longer prefix (another flow's), are left out.
+   */
   list(): Array<{ tx: Transaction; expired: boolean }>;
   remove(state: string): void;
-  /** Removes expired and unreadable entries under the prefix; other keys are never touched. */
+  /**
+   * Removes this prefix's expired entries and unreadable ones (including an entry whose key does
+   * not end in its own state); keys without the prefix, and other flows' entries under a longer
+   * prefix, are never touched.
+   */
   sweep(): void;
 }
 
@@ -75,7 +84,7 @@ export function createTransactionStore(options: StoreOptions): TransactionStore 
     try {
       // JSON.parse(null) is null, like a missing entry should be.
       const tx = JSON.parse(s.getItem(key)!) as Transaction | null;
-      return typeof tx?.codeVerifier === "string" && typeof tx.createdAt === "number" ? tx : null;
+      return typeof tx?.codeVerifier === "string" && typeof tx.state === "string" && typeof tx.createdAt === "number" ? tx : null;
     } catch {
       return null;
     }
@@ -127,11 +136,18 @@ export function createTransactionStore(options: StoreOptions): TransactionStore 
     list: () =>
       keys().flatMap((key) => {
         const tx = read(key);
-        return tx ? [{ tx, expired: expired(tx) }] : [];
+        // Only the exact key counts: an entry read here is removed by the same key, and a flow
+        // whose prefix merely starts like this one keeps its entries to itself.
+        return tx && key === keyPrefix + tx.state ? [{ tx, expired: expired(tx) }] : [];
       }),
     remove: (state) => removeKey(keyPrefix + state),
     sweep() {
-      for (const key of keys()) if (expired(read(key))) removeKey(key);
+      for (const key of keys()) {
+        const tx = read(key);
+        // A readable entry that ends in its own state under a longer prefix is another flow's.
+        const own = !tx || key === keyPrefix + tx.state || !key.endsWith(tx.state);
+        if (own && expired(tx && key === keyPrefix + tx.state ? tx : null)) removeKey(key);
+      }
     },
   };
 }

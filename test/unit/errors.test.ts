@@ -1,6 +1,6 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { AuthorizationError, PkceError, TokenError, isPkceError } from "../../src/index.ts";
-import type { PkceErrorCode } from "../../src/index.ts";
+import type { AnyPkceError, FlowSnapshot, PkceErrorCode } from "../../src/index.ts";
 
 describe("error classes", () => {
   it.each([
@@ -120,12 +120,28 @@ describe("isPkceError", () => {
     expect(isPkceError(value, code)).toBe(expected);
   });
 
-  it("narrows unknown to PkceError", () => {
-    const caught: unknown = new PkceError("aborted", "m");
+  it("narrows unknown to the union of this library's errors, which narrows again on code", () => {
+    const caught: unknown = new AuthorizationError("access_denied", "User said no", null);
     if (!isPkceError(caught)) throw new Error("expected a PkceError");
-    expectTypeOf(caught).toEqualTypeOf<PkceError>();
+    expectTypeOf(caught).toEqualTypeOf<AnyPkceError>();
+    expectTypeOf(caught).toMatchTypeOf<PkceError>();
     expectTypeOf(caught.code).toEqualTypeOf<PkceErrorCode>();
-    expect(caught.code).toBe("aborted");
+    if (caught.code !== "authorization_error") throw new Error("expected authorization_error");
+    expectTypeOf(caught).toEqualTypeOf<AuthorizationError>();
+    expect(caught.errorDescription).toBe("User said no");
+  });
+
+  it("types a snapshot's error as the union, so checking code narrows it", () => {
+    const error = new TokenError(401, "invalid_client", null) as AnyPkceError;
+    const snapshot: FlowSnapshot = { status: "failed", error };
+    if (snapshot.error?.code === "token_error") {
+      expectTypeOf(snapshot.error).toEqualTypeOf<TokenError>();
+      expect(snapshot.error.status).toBe(401);
+    } else {
+      throw new Error("expected token_error");
+    }
+    const other: AnyPkceError = new PkceError("expired", "m") as AnyPkceError;
+    if (other.code === "expired") expectTypeOf(other).toEqualTypeOf<PkceError & { readonly code: "expired" }>();
   });
 
   it("narrows to TokenError and AuthorizationError by code, so their fields are typed", () => {

@@ -1,8 +1,9 @@
+import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AuthorizationError, PkceError, TokenError, createCodeChallenge, createFlow, oauth2, openRouter } from "../../src/index.ts";
-import type { FlowOptions, FlowStatus, OAuth2Options, OAuth2Result, OpenRouterOptions, OpenRouterResult, Provider, StorageLike } from "../../src/index.ts";
+import type { AuthorizationParams, FlowOptions, FlowStatus, OAuth2Options, OAuth2Result, OpenRouterOptions, OpenRouterResult, Provider, StorageLike } from "../../src/index.ts";
 import type { Transaction } from "../../src/storage.ts";
-import { rejection } from "./helpers/errors.ts";
+import { rejection, thrown } from "./helpers/errors.ts";
 import { fetchRecorder, hang, json, text, type RecordedCall } from "./helpers/fetch.ts";
 import { pageUrl, restorePageAfterEach, showInAddressBar } from "./helpers/page.ts";
 import { errorSurfaces, leaked, recordConsole } from "./helpers/secrets.ts";
@@ -284,17 +285,22 @@ describe("handleCallback(): the round trip in one page", () => {
     expect(location.search).toBe("?code=other&keep=1");
   });
 
-  it.each(PROVIDERS)("$name: a replay of the same callback after success resolves null and sends nothing", async (c) => {
+  it.each(PROVIDERS)("$name: a replay of the same callback after success is no_transaction, cleaned, and sends nothing", async (c) => {
     const { flow, recorder } = setup(c);
     const auth = await flow.authorize();
     const callback = c.callback(auth);
     showInAddressBar(callback);
     await flow.handleCallback();
-    expect(await flow.handleCallback(callback)).toBeNull();
+    expect((await rejection(flow.handleCallback(callback))).code).toBe("no_transaction");
     showInAddressBar(callback);
-    expect(await flow.handleCallback()).toBeNull();
-    expect(await createFlow(c.provider(), { fetch: recorder.fetch }).handleCallback(callback)).toBeNull();
+    const error = await rejection(flow.handleCallback());
+    expect(error.code).toBe("no_transaction");
+    expect(error.message).toMatch(/start it again/);
+    expect(location.search).toBe("?keep=1");
+    expect(flow.snapshot()).toEqual({ status: "failed", error });
+    expect((await rejection(createFlow(c.provider(), { fetch: recorder.fetch }).handleCallback(callback))).code).toBe("no_transaction");
     expect(recorder.calls).toHaveLength(1);
+    expect(keysWithPrefix(sessionStorage, PREFIX)).toEqual([]);
   });
 
   it.each(PROVIDERS)("$name: two calls in the same tick share one request and one result", async (c) => {
@@ -379,8 +385,30 @@ describe("handleCallback(): which callbacks are this flow's", () => {
   });
 
   it.each([
-    { what: "a code while nothing is pending", pending: false, query: `code=${CODE}&state=abc` },
-    { what: "an error while nothing is pending", pending: false, query: "error=access_denied&state=abc" },
+    { what: "a code while nothing is pending", query: `code=${CODE}&state=abc` },
+    { what: "an error while nothing is pending", query: "error=access_denied&state=abc" },
+  ])("rejects $what on the redirect URI with no_transaction, cleans the address bar and sends nothing", async ({ query }) => {
+    const { flow, recorder, statuses } = setup(openRouterCase);
+    showInAddressBar(`${pageUrl()}?keep=1&${query}#top`);
+    const error = await rejection(flow.handleCallback());
+    expect(error.code).toBe("no_transaction");
+    expect(recorder.calls).toHaveLength(0);
+    expect(statuses).toEqual(["idle", "failed"]);
+    expect(location.search + location.hash).toBe("?keep=1#top");
+    expect(keysWithPrefix(sessionStorage, PREFIX)).toEqual([]);
+  });
+
+  it.each([
+    { what: "a code while nothing is pending", query: `code=${CODE}&state=abc` },
+    { what: "an error while nothing is pending", query: "error=access_denied&state=abc" },
+  ])("resolves null for $what on a page that is not the redirect URI", async ({ query }) => {
+    const { flow, recorder, statuses } = setup(openRouterCase);
+    expect(await flow.handleCallback(`${location.origin}/elsewhere/?${query}`)).toBeNull();
+    expect(recorder.calls).toHaveLength(0);
+    expect(statuses).toEqual(["idle"]);
+  });
+
+  it.each([
     { what: "neither code nor error", pending: true, query: "keep=1&state=abc" },
     { what: "an empty code", pending: true, query: "code=&state=abc" },
     { what: "no query at all", pending: true, query: "" },
@@ -626,7 +654,8 @@ describe("storage that cannot hold the transaction", () => {
       expect(error.code).toBe("storage_unavailable");
       expect((await rejection(flow.authorize())).code).toBe("storage_unavailable");
       expect(navigate).not.toHaveBeenCalled();
-      expect(flow.status).toBe("idle");
+      expect(flow.status).toBe("failed");
+      expect(flow.snapshot().error?.code).toBe("storage_unavailable");
       if (storage instanceof MemoryStorage) expect(storage.keys()).toEqual([]);
       if (storage instanceof FullStorage) {
         const tx = JSON.parse(storage.attempted[0]!) as Transaction;
@@ -727,7 +756,6 @@ describe("failures at the token endpoint", () => {
     },
     { what: "a hanging fetch", respond: (_, call) => hang(call.signal), code: "timeout", timeoutMs: 5 },
     { what: "a fetch aborted mid-flight", respond: (_, call) => hang(call.signal), code: "aborted", abort: "during" },
-    { what: "an already-aborted signal", respond: () => json(200, { key: "k" }), code: "aborted", abort: "before", calls: 0 },
   ];
 
   it.each(cases)("$what: $code, transaction gone, no retry, status failed, no secret shown", async (c) => {
@@ -800,7 +828,8 @@ describe("returnTo", () => {
     expect((await rejection(flow.authorize({ returnTo }))).code).toBe("invalid_argument");
     expect(navigate).not.toHaveBeenCalled();
     expect(stored()).toEqual([]);
-    expect(flow.status).toBe("idle");
+    expect(flow.status).toBe("failed");
+    expect(flow.snapshot().error?.code).toBe("invalid_argument");
   });
 
   it.each([
@@ -919,3 +948,411 @@ describe("reset, subscribe and snapshot", () => {
     expect(flow.status).toBe("redirecting");
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// v0.2: every safety claim holds (DESIGN.md "The flow (v0.2)").
+
+/** A minimal provider that records what the flow gives it. */
+function recordingProvider(overrides: Partial<Provider<{ body: Record<string, unknown>; nonce: string | undefined }>> = {}) {
+  const given: AuthorizationParams[] = [];
+  const provider: Provider<{ body: Record<string, unknown>; nonce: string | undefined }> = {
+    id: `fake ${AS}`,
+    redirectUri: pageUrl(),
+    codeChallengeMethod: "S256",
+    authorizationUrl(params) {
+      given.push(params);
+      if (params.params && "state" in params.params) throw new PkceError("invalid_argument", "params cannot set state");
+      return new URL(`${AS}/authorize?state=${params.state}`);
+    },
+    tokenRequest: ({ code, codeVerifier }) => new Request(`${AS}/token`, { method: "POST", body: new URLSearchParams({ code, code_verifier: codeVerifier }) }),
+    parseResult: (body, context) => ({ body, nonce: context.nonce }),
+    ...overrides,
+  };
+  return { provider, given };
+}
+
+describe("options are checked when the flow is created", () => {
+  it.each([
+    { what: "an empty keyPrefix", options: { keyPrefix: "" } },
+    { what: "a keyPrefix that is not a string", options: { keyPrefix: 7 as unknown as string } },
+    ...[0, -1, NaN, Infinity, -Infinity, 2 ** 31, "5" as unknown as number].flatMap((n) => [
+      { what: `ttlMs ${String(n)}`, options: { ttlMs: n } },
+      { what: `timeoutMs ${String(n)}`, options: { timeoutMs: n } },
+    ]),
+  ])("refuses $what with invalid_config", ({ options }) => {
+    const error = thrown(() => createFlow(openRouterProvider(), options as FlowOptions));
+    expect(error.code).toBe("invalid_config");
+  });
+
+  it("accepts the edges 1 and 2^31 - 1 ms", () => {
+    expect(() => createFlow(openRouterProvider(), { ttlMs: 1, timeoutMs: 2 ** 31 - 1 })).not.toThrow();
+    expect(() => createFlow(openRouterProvider(), { ttlMs: 2 ** 31 - 1, timeoutMs: 1 })).not.toThrow();
+  });
+
+  it("never touches other keys of the app's storage, whatever the prefix", async () => {
+    sessionStorage.setItem("app:draft", "keep me");
+    const { flow } = setup(oauth2Case, { keyPrefix: "p:" });
+    await flow.authorize();
+    flow.reset();
+    expect(sessionStorage.getItem("app:draft")).toBe("keep me");
+  });
+});
+
+describe("flows whose prefixes start alike", () => {
+  it("removes a transaction by the key it was read from and sends its code once, whichever flow sees the callback first", async () => {
+    const recorder = fetchRecorder(() => oauth2Case.success());
+    const short = createFlow(oauth2Provider(), { fetch: recorder.fetch, keyPrefix: "pkce-flow:" });
+    const long = createFlow(oauth2Provider(), { fetch: recorder.fetch, keyPrefix: "pkce-flow:admin:" });
+    const auth = await long.authorize();
+    const callback = oauth2Callback(auth);
+    // The flow under the shorter prefix sees the key but not as its own transaction.
+    expect(short.isCallback(callback)).toBe(false);
+    expect(await short.handleCallback(`${location.origin}/elsewhere/?${new URL(callback).search.slice(1)}`)).toBeNull();
+    await expect(long.handleCallback(callback)).resolves.toEqual(oauth2Case.result());
+    await expect(long.handleCallback(callback)).rejects.toMatchObject({ code: "no_transaction" });
+    expect(recorder.calls).toHaveLength(1);
+    expect(keysWithPrefix(sessionStorage, "pkce-flow:")).toEqual([]);
+  });
+
+  it("leaves a longer prefix's pending transaction alone when the shorter one sweeps or resets", async () => {
+    const short = createFlow(oauth2Provider(), { keyPrefix: "pkce-flow:", ttlMs: 1 });
+    const long = createFlow(oauth2Provider(), { keyPrefix: "pkce-flow:admin:" });
+    await long.authorize();
+    const before = keysWithPrefix(sessionStorage, "pkce-flow:admin:");
+    vi.useFakeTimers({ now: Date.now() + 10_000, toFake: ["Date"] });
+    await short.authorize();
+    short.reset();
+    expect(keysWithPrefix(sessionStorage, "pkce-flow:admin:")).toEqual(before);
+  });
+
+  it("ignores and sweeps an entry whose key does not end in its own state", async () => {
+    const { flow, recorder } = setup(oauth2Case);
+    const auth = await flow.authorize();
+    const [tx] = stored();
+    sessionStorage.removeItem(PREFIX + tx!.state);
+    sessionStorage.setItem(`${PREFIX}moved`, JSON.stringify(tx));
+    expect((await rejection(flow.handleCallback(oauth2Callback(auth)))).code).toBe("no_transaction");
+    await flow.authorize();
+    expect(sessionStorage.getItem(`${PREFIX}moved`)).toBeNull();
+    expect(recorder.calls).toHaveLength(0);
+  });
+});
+
+describe("check order when no transaction matches", () => {
+  const withIssuer = () => oauth2Provider({ issuer: AS });
+  it.each([
+    { what: "a repeated parameter", query: "code=a&code=b&state=unknown&iss=https%3A%2F%2Fevil.example", code: "invalid_callback" },
+    { what: "a code with a control character", query: "code=a%01&state=unknown&iss=https%3A%2F%2Fevil.example", code: "invalid_callback" },
+    { what: "a wrong iss", query: "code=a&state=unknown&iss=https%3A%2F%2Fevil.example", code: "issuer_mismatch" },
+    { what: "a wrong iss on an error", query: "error=access_denied&state=unknown&iss=https%3A%2F%2Fevil.example", code: "issuer_mismatch" },
+    { what: "an unknown state", query: "code=a&state=unknown", code: "state_mismatch" },
+    { what: "no state", query: "code=a", code: "state_missing" },
+  ])("reports $what as $code while a transaction is pending, sending nothing and keeping it", async ({ query, code }) => {
+    const { flow, recorder } = setup({ ...oauth2Case, provider: withIssuer });
+    await flow.authorize();
+    const before = stored();
+    expect((await rejection(flow.handleCallback(`${pageUrl()}?${query}`))).code).toBe(code);
+    expect(recorder.calls).toHaveLength(0);
+    expect(stored()).toEqual(before);
+  });
+
+  it.each([
+    { what: "a repeated parameter", query: "code=a&code=b&state=unknown", code: "invalid_callback" },
+    { what: "a wrong iss", query: "code=a&state=unknown&iss=https%3A%2F%2Fevil.example", code: "issuer_mismatch" },
+    { what: "an unknown state", query: "code=a&state=unknown", code: "no_transaction" },
+  ])("reports $what as $code on the redirect URI when nothing is pending", async ({ query, code }) => {
+    const { flow, recorder } = setup({ ...oauth2Case, provider: withIssuer });
+    expect((await rejection(flow.handleCallback(`${pageUrl()}?${query}`))).code).toBe(code);
+    expect(recorder.calls).toHaveLength(0);
+  });
+});
+
+describe("abort per caller", () => {
+  it("keeps the sign-in when StrictMode aborts the first effect and runs the second at once", async () => {
+    const { flow, recorder, statuses } = setup(openRouterCase);
+    const auth = await flow.authorize();
+    const callback = openRouterCallback(auth);
+    showInAddressBar(callback);
+    const first = new AbortController();
+    const one = flow.handleCallback(undefined, { signal: first.signal });
+    first.abort(); // the effect's cleanup
+    const two = flow.handleCallback(callback, { signal: new AbortController().signal });
+    expect((await rejection(one)).code).toBe("aborted");
+    await expect(two).resolves.toEqual(openRouterCase.result());
+    expect(recorder.calls).toHaveLength(1);
+    expect(recorder.calls[0]!.signal.aborted).toBe(false);
+    expect(statuses).toEqual(["idle", "exchanging", "authorized"]);
+  });
+
+  it("detaches only the caller that aborts while others keep waiting", async () => {
+    let answer!: (response: Response) => void;
+    const { flow, recorder } = setup(openRouterCase, {}, () => new Promise<Response>((resolve) => (answer = resolve)));
+    const callback = openRouterCallback(await flow.authorize());
+    const a = new AbortController();
+    const first = flow.handleCallback(callback, { signal: a.signal });
+    const second = flow.handleCallback(callback);
+    await recorder.nextCall();
+    a.abort();
+    expect((await rejection(first)).code).toBe("aborted");
+    expect(recorder.calls[0]!.signal.aborted).toBe(false);
+    answer(openRouterCase.success());
+    await expect(second).resolves.toEqual(openRouterCase.result());
+    expect(flow.status).toBe("authorized");
+  });
+
+  it("aborts the request when every waiting caller has aborted", async () => {
+    const { flow, recorder } = setup(openRouterCase, {}, (call) => hang(call.signal));
+    const callback = openRouterCallback(await flow.authorize());
+    const [a, b] = [new AbortController(), new AbortController()];
+    const first = flow.handleCallback(callback, { signal: a.signal });
+    const second = flow.handleCallback(callback, { signal: b.signal });
+    await recorder.nextCall();
+    a.abort();
+    b.abort();
+    const errors = await Promise.all([rejection(first), rejection(second)]);
+    expect(errors.map((e) => e.code)).toEqual(["aborted", "aborted"]);
+    expect(recorder.calls[0]!.signal.aborted).toBe(true);
+    expect(flow.snapshot().error?.code).toBe("aborted");
+  });
+
+  it("rejects an already-aborted signal before anything is consumed, cleaned or sent", async () => {
+    const { flow, recorder, statuses } = setup(oauth2Case);
+    const auth = await flow.authorize();
+    const before = stored();
+    const callback = oauth2Callback(auth);
+    showInAddressBar(callback);
+    const error = await rejection(flow.handleCallback(undefined, { signal: AbortSignal.abort() }));
+    expect(error.code).toBe("aborted");
+    expect(recorder.calls).toHaveLength(0);
+    expect(stored()).toEqual(before);
+    expect(location.href).toBe(callback);
+    expect(statuses).toEqual(["idle"]);
+    // The real call afterwards still finishes the sign-in.
+    await expect(flow.handleCallback()).resolves.toEqual(oauth2Case.result());
+  });
+});
+
+describe("flows of two providers on one page", () => {
+  it("leaves a stateless OpenRouter callback to the OpenRouter flow: the oauth2 flow resolves null", async () => {
+    const recorder = fetchRecorder(() => openRouterCase.success());
+    const router = createFlow(openRouterProvider(), { fetch: recorder.fetch });
+    const generic = createFlow(oauth2Provider(), { fetch: recorder.fetch });
+    await router.authorize();
+    await generic.authorize();
+    const callback = `${pageUrl()}?keep=1&code=${CODE}-two-flows`;
+    expect(await generic.handleCallback(callback)).toBeNull();
+    await expect(router.handleCallback(callback)).resolves.toEqual(openRouterCase.result());
+    expect(recorder.calls).toHaveLength(1);
+  });
+
+  it("never sends a stateless callback that carries another server's iss to OpenRouter", async () => {
+    const { flow, recorder } = setup(openRouterCase);
+    await flow.authorize();
+    const before = stored();
+    expect(await flow.handleCallback(`${pageUrl()}?keep=1&code=${CODE}&iss=${encodeURIComponent(AS)}`)).toBeNull();
+    expect(recorder.calls).toHaveLength(0);
+    expect(stored()).toEqual(before);
+  });
+
+  it("rejects a stateless callback whose only transaction expired with expired, cleaning and removing it", async () => {
+    const { flow, recorder } = setup(openRouterCase, { ttlMs: 1000 });
+    await flow.authorize();
+    showInAddressBar(`${pageUrl()}?keep=1&code=${CODE}-expired`);
+    vi.useFakeTimers({ now: Date.now() + 5000, toFake: ["Date"] });
+    const error = await rejection(flow.handleCallback());
+    expect(error.code).toBe("expired");
+    expect(location.search).toBe("?keep=1");
+    expect(stored()).toEqual([]);
+    expect(recorder.calls).toHaveLength(0);
+  });
+});
+
+describe("the address bar", () => {
+  it("drops OpenID Connect Session Management's session_state with the other callback parameters", async () => {
+    const { flow } = setup(oauth2Case);
+    const auth = await flow.authorize();
+    showInAddressBar(`${oauth2Callback(auth)}&session_state=abc.def`.replace("#section", "") + "#section");
+    await flow.handleCallback();
+    expect(location.search + location.hash).toBe("?keep=1#section");
+  });
+});
+
+describe("errors reach the snapshot", () => {
+  it("sets failed with the error when start() cannot make a challenge", async () => {
+    const navigate = vi.fn();
+    const { flow, statuses } = setup(oauth2Case, { navigate });
+    const real = globalThis.crypto;
+    // An insecure context: random values but no crypto.subtle.
+    vi.stubGlobal("crypto", { getRandomValues: real.getRandomValues.bind(real) });
+    const error = await rejection(flow.start()).finally(() => vi.unstubAllGlobals());
+    expect(error.code).toBe("crypto_unavailable");
+    expect(flow.snapshot()).toEqual({ status: "failed", error });
+    expect(statuses).toEqual(["idle", "failed"]);
+    expect(navigate).not.toHaveBeenCalled();
+  });
+
+  it("sets failed when a per-request parameter is refused, storing nothing", async () => {
+    const { provider } = recordingProvider();
+    const flow = createFlow(provider);
+    const error = await rejection(flow.authorize({ params: { state: "x" } }));
+    expect(error.code).toBe("invalid_argument");
+    expect(flow.snapshot().error).toBe(error);
+    expect(stored()).toEqual([]);
+  });
+});
+
+describe("back/forward cache", () => {
+  it("returns from redirecting to idle when the page comes back from the cache, keeping the transaction", async () => {
+    const { flow, statuses } = setup(oauth2Case, { navigate: () => {} });
+    await flow.start();
+    const before = stored();
+    const event = new Event("pageshow");
+    Object.defineProperty(event, "persisted", { value: true });
+    window.dispatchEvent(event);
+    expect(statuses).toEqual(["idle", "redirecting", "idle"]);
+    expect(stored()).toEqual(before);
+  });
+
+  it("stays redirecting on a pageshow that is not a restore from the cache", async () => {
+    const { flow } = setup(oauth2Case, { navigate: () => {} });
+    await flow.start();
+    window.dispatchEvent(new Event("pageshow"));
+    expect(flow.status).toBe("redirecting");
+  });
+});
+
+describe("nonce and per-request parameters", () => {
+  it("makes a fresh nonce per transaction for a provider that asks, stores it and gives it back to parseResult", async () => {
+    const { provider, given } = recordingProvider({ nonce: true });
+    const recorder = fetchRecorder(() => json(200, { ok: 1 }));
+    const flow = createFlow(provider, { fetch: recorder.fetch });
+    const auth = await flow.authorize({ params: { login_hint: "ada", max_age: 0, prompt: true } });
+    await flow.authorize();
+    const [a, b] = given;
+    expect(a!.nonce).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(b!.nonce).not.toBe(a!.nonce);
+    expect(a!.params).toEqual({ login_hint: "ada", max_age: 0, prompt: true });
+    const tx = stored().find((t) => t.state === auth.searchParams.get("state"))!;
+    expect(tx.nonce).toBe(a!.nonce);
+    const result = await flow.handleCallback(`${pageUrl()}?code=c&state=${tx.state}`);
+    expect(result).toEqual({ body: { ok: 1 }, nonce: a!.nonce });
+  });
+
+  it("stores no nonce for a provider that does not ask", async () => {
+    const { provider, given } = recordingProvider();
+    await createFlow(provider).authorize();
+    expect(given[0]!.nonce).toBeUndefined();
+    expect(stored()[0]).not.toHaveProperty("nonce");
+  });
+});
+
+describe("exchangeCode (headless)", () => {
+  const headless = () => recordingProvider({ headless: true, redirectUri: "" }).provider;
+
+  it("exchanges a pasted code, trimmed, against the newest transaction, removing every one first", async () => {
+    const recorder = fetchRecorder(() => json(200, { key: "k" }));
+    const flow = createFlow(headless(), { fetch: recorder.fetch });
+    const statuses: FlowStatus[] = [];
+    flow.subscribe((s) => statuses.push(s.status));
+    await flow.authorize();
+    vi.useFakeTimers({ now: Date.now() + 1000, toFake: ["Date"] });
+    await flow.authorize();
+    const newest = stored().sort((a, b) => b.createdAt - a.createdAt)[0]!;
+    const result = await flow.exchangeCode(`  \n${CODE}\t `);
+    expect(result.body).toEqual({ key: "k" });
+    expect(recorder.calls).toHaveLength(1);
+    expect(Object.fromEntries(new URLSearchParams(await recorder.calls[0]!.body))).toEqual({ code: CODE, code_verifier: newest.codeVerifier });
+    expect(stored()).toEqual([]);
+    expect(statuses).toEqual(["exchanging", "authorized"]);
+  });
+
+  it("shares one request between two calls with the same code", async () => {
+    const recorder = fetchRecorder(() => json(200, { key: "k" }));
+    const flow = createFlow(headless(), { fetch: recorder.fetch });
+    await flow.authorize();
+    const [a, b] = await Promise.all([flow.exchangeCode(CODE), flow.exchangeCode(CODE)]);
+    expect(a).toBe(b);
+    expect(recorder.calls).toHaveLength(1);
+  });
+
+  it.each([
+    { what: "an empty code", code: "   " },
+    { what: "a control character", code: "abc\u0000def" },
+    { what: "an inner newline", code: "abc\ndef" },
+    { what: "non-ASCII", code: "abcé" },
+    { what: "8 KiB + 1", code: "a".repeat(8193) },
+    { what: "not a string", code: 42 as unknown as string },
+  ])("refuses $what with invalid_argument, keeping the transaction for a corrected paste", async ({ code }) => {
+    const recorder = fetchRecorder(() => json(200, { key: "k" }));
+    const flow = createFlow(headless(), { fetch: recorder.fetch });
+    await flow.authorize();
+    const before = stored();
+    const error = await rejection(flow.exchangeCode(code));
+    expect(error.code).toBe("invalid_argument");
+    expect(flow.snapshot().error).toBe(error);
+    expect(stored()).toEqual(before);
+    expect(recorder.calls).toHaveLength(0);
+    expect(errorSurfaces(error).join(" ")).not.toContain("abc");
+    await expect(flow.exchangeCode("a".repeat(8192))).resolves.toMatchObject({ body: { key: "k" } });
+  });
+
+  it("answers no_transaction when nothing is pending, and expired (removing it) when the newest expired", async () => {
+    const flow = createFlow(headless(), { fetch: fetchRecorder().fetch, ttlMs: 1000 });
+    expect((await rejection(flow.exchangeCode(CODE))).code).toBe("no_transaction");
+    await flow.authorize();
+    vi.useFakeTimers({ now: Date.now() + 5000, toFake: ["Date"] });
+    expect((await rejection(flow.exchangeCode(CODE))).code).toBe("expired");
+    expect(stored()).toEqual([]);
+    expect(flow.status).toBe("failed");
+  });
+
+  it("is invalid_config for a provider with a callback, and start() is invalid_config for a headless one", async () => {
+    const { flow } = setup(openRouterCase);
+    await flow.authorize();
+    expect((await rejection(flow.exchangeCode(CODE))).code).toBe("invalid_config");
+    const navigate = vi.fn();
+    const headlessFlow = createFlow(headless(), { navigate });
+    expect((await rejection(headlessFlow.start())).code).toBe("invalid_config");
+    expect(navigate).not.toHaveBeenCalled();
+  });
+});
+
+describe("returnTo (property)", () => {
+  it.each(["/x/..//evil.example", "/%2e//evil.example", "/%2E%2E//evil.example/", `${"https://"}HOST//evil.example`, "/\\evil.example", "\\/evil.example", "/.//evil.example", "///evil.example"])(
+    "refuses %s, which would resolve to another origin once stored",
+    async (given) => {
+      const { flow } = setup(oauth2Case);
+      const returnTo = given.replace("HOST", location.host);
+      expect((await rejection(flow.authorize({ returnTo }))).code).toBe("invalid_argument");
+      expect(stored()).toEqual([]);
+    },
+  );
+
+  it("never stores or snapshots a returnTo that resolves off-origin, whatever string comes in", async () => {
+    const flow = createFlow(oauth2Provider(), { navigate: () => {} });
+    const pieces = fc.constantFrom("/", "//", "\\", "..", ".", "%2e", "%2E", "%2f", "%5c", "evil.example", "a", "?", "#", "@", ":", location.origin, "https://evil.example", "\t", "\n", " ");
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string(), fc.array(pieces, { maxLength: 8 }).map((p) => p.join(""))), async (returnTo) => {
+        sessionStorage.clear();
+        try {
+          await flow.start({ returnTo });
+        } catch (error) {
+          expect(isPkceErrorCode(error)).toBe("invalid_argument");
+          expect(keysWithPrefix(sessionStorage, PREFIX)).toEqual([]);
+          return;
+        }
+        const kept = [stored()[0]!.returnTo!, flow.snapshot().returnTo!];
+        for (const path of kept) {
+          expect(path).toMatch(/^\/(?![/\\])/);
+          expect(new URL(path, location.origin).origin).toBe(location.origin);
+          expect(new URL(path, "https://app.example/deep/page").origin).toBe("https://app.example");
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+function isPkceErrorCode(error: unknown): string | undefined {
+  return error instanceof PkceError ? error.code : undefined;
+}

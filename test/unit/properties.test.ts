@@ -163,6 +163,12 @@ const callbackQuery = fc
 
 type Outcome = { ok: CallbackResult } | { code: PkceErrorCode; authorization?: { error: string; errorDescription: string | null; errorUri: string | null } };
 
+// The error_uri the contract keeps: only an absolute http(s) URL.
+function httpOnly(uri: string | null): string | null {
+  if (uri === null || !URL.canParse(uri)) return null;
+  return ["http:", "https:"].includes(new URL(uri).protocol) ? uri : null;
+}
+
 function model(params: readonly Param[], expected: CallbackExpectations): Outcome {
   const counts = new Map<string, number>();
   for (const p of params) counts.set(p.name, (counts.get(p.name) ?? 0) + 1);
@@ -192,7 +198,7 @@ function model(params: readonly Param[], expected: CallbackExpectations): Outcom
     const cap = (text: string | null) => (text === null ? null : text.slice(0, 1000));
     return {
       code: "authorization_error",
-      authorization: { error: cap(error)!, errorDescription: cap(single("error_description")), errorUri: cap(single("error_uri")) },
+      authorization: { error: cap(error)!, errorDescription: cap(single("error_description")), errorUri: httpOnly(cap(single("error_uri"))) },
     };
   }
   if (code === null) return { code: "invalid_callback" };
@@ -421,24 +427,37 @@ async function runScenario(steps: readonly Step[]): Promise<void> {
   const started: Started[] = [];
   let expectedExchanges = 0;
 
+  // DESIGN.md "Which callbacks are whose", rule by rule (no popup; no transaction expires here).
+  const redirectPage = [new URL(OPENROUTER_CALLBACK), new URL(OAUTH2_REDIRECT)].map((u) => u.origin + u.pathname);
   const predict = (p: ProviderIndex, url: URL): Expected => {
     const q = url.searchParams;
     if (!q.get("code") && !q.get("error")) return { kind: "null" };
     const state = q.get("state");
-    if (!state && p === 0 && spentQueries.has(url.search)) return { kind: "null" };
-    const mine = [...pending].filter(([, owner]) => owner === p).map(([s]) => s);
-    const found = state ? mine.find((s) => s === state) : p === 0 && mine.length === 1 ? mine[0] : undefined;
-    if (found === undefined) {
-      if (mine.length === 0) return { kind: "null" };
-      return { kind: "error", code: state ? "state_mismatch" : "state_missing" };
-    }
-    pending.delete(found);
-    if (!state && q.get("code")) spentQueries.add(url.search);
     const iss = q.get("iss");
-    if (p === 1 && iss !== null && iss !== ISSUER) return { kind: "error", code: "issuer_mismatch" };
-    if (q.get("error")) return { kind: "error", code: "authorization_error" };
-    expectedExchanges++;
-    return { kind: "result" };
+    // Only the oauth2 provider has an issuer; a wrong iss is reported before any verdict on state.
+    const wrongIss = p === 1 && iss !== null && iss !== ISSUER;
+    const refuse = (code: PkceErrorCode): Expected => ({ kind: "error", code: wrongIss ? "issuer_mismatch" : code });
+    const mine = [...pending].filter(([, owner]) => owner === p).map(([s]) => s);
+    const take = (found: string): Expected => {
+      pending.delete(found);
+      if (!state && q.get("code")) spentQueries.add(url.search);
+      if (wrongIss) return { kind: "error", code: "issuer_mismatch" };
+      if (q.get("error")) return { kind: "error", code: "authorization_error" };
+      expectedExchanges++;
+      return { kind: "result" };
+    };
+    if (state) {
+      if (mine.includes(state)) return take(state);
+      if (pending.has(state) || state === "third-party-state") return { kind: "null" };
+      if (mine.length) return refuse("state_mismatch");
+      return url.origin + url.pathname === redirectPage[p] ? refuse("no_transaction") : { kind: "null" };
+    }
+    if (p === 0) {
+      if (spentQueries.has(url.search) || iss || mine.length === 0) return { kind: "null" };
+      return mine.length === 1 ? take(mine[0]!) : refuse("state_missing");
+    }
+    if (mine.length === 0 || [...pending.values()].includes(0)) return { kind: "null" };
+    return refuse("state_missing");
   };
 
   const callbackUrl = (s: Started | undefined, p: ProviderIndex, options: { stateless: boolean; answer: "code" | "error"; mangle: string }): string => {

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PkceError, TokenError } from "../../src/index.ts";
 import { field, readJson, sendRequest } from "../../src/request.ts";
@@ -233,16 +234,16 @@ describe("readJson", () => {
     const caught = (await rejection(readJson(json(400, { error: "e".repeat(5000), error_description: "d".repeat(5000) })))) as TokenError;
     expect(caught.error).toBe("e".repeat(1000));
     expect(caught.errorDescription).toBe("d".repeat(1000));
-    expect(caught.message.length).toBeLessThan(200);
+    expect(caught.message.length).toBeLessThan(300);
   });
 
-  it("puts only an RFC-looking error code into the message, never the description", async () => {
-    const odd = (await rejection(readJson(json(400, { error: "<script>alert(1)</script>", error_description: "described" })))) as TokenError;
-    expect(odd.message).not.toContain("<script>");
-    expect(odd.message).toContain("unrecognised error");
-    expect(odd.message).not.toContain("described");
-    const plain = await rejection(readJson(json(400, { error: "invalid_grant" })));
-    expect(plain.message).toContain("(invalid_grant)");
+  it("puts an RFC-looking error code and the server's description into the message, without markup or control characters", async () => {
+    const odd = (await rejection(readJson(json(400, { error: "<script>alert(1)</script>", error_description: "code <b>expired</b>\u0007" })))) as TokenError;
+    expect(odd.message).not.toMatch(/[<>\u0007]/);
+    expect(odd.message).toBe("token endpoint: HTTP 400 (unrecognised error: code ?b?expired?/b??)");
+    const plain = await rejection(readJson(json(400, { error: "invalid_grant", error_description: "The authorization code has expired" })));
+    expect(plain.message).toBe("token endpoint: HTTP 400 (invalid_grant: The authorization code has expired)");
+    expect((await rejection(readJson(json(500, {})))).message).toBe("token endpoint: HTTP 500");
   });
 
   it("blanks every secret out of error and errorDescription", async () => {
@@ -290,5 +291,76 @@ describe("field", () => {
     expect(error).toBeInstanceOf(PkceError);
     expect(error.code).toBe("invalid_response");
     expect(error.message).toContain(`"${name}"`);
+  });
+});
+
+describe("redaction of echoed secrets (property)", () => {
+  // The alphabets secrets are drawn from: RFC 7636 verifiers, base64 (not url-safe) codes with
+  // `/ + =`, and printable ASCII codes with spaces.
+  const VERIFIER_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
+  const BASE64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+  const PRINTABLE = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join("");
+  const secret = (alphabet: string, min: number) => fc.string({ unit: fc.constantFrom(...alphabet), minLength: min, maxLength: 80 });
+  // Every way a server may echo a value it was sent.
+  const ENCODINGS: Record<string, (s: string) => string> = {
+    raw: (s) => s,
+    percent: (s) => encodeURIComponent(s),
+    "percent, lower-case hex": (s) => encodeURIComponent(s).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+    "every character percent-encoded": (s) => [...new TextEncoder().encode(s)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, "0")}`).join(""),
+    form: (s) => new URLSearchParams({ x: s }).toString().slice(2),
+  };
+
+  it.each(Object.keys(ENCODINGS))("blanks a %s echo of verifiers and codes from every alphabet, wherever it stands", async (encoding) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(secret(VERIFIER_CHARS, 43), secret(BASE64_CHARS, 8), secret(PRINTABLE, 8)),
+        fc.string({ maxLength: 900 }),
+        fc.string({ maxLength: 50 }),
+        async (value, before, after) => {
+          const echoed = ENCODINGS[encoding]!(value);
+          const caught = (await rejection(readJson(json(400, { error: "invalid_grant", error_description: `${before}${echoed}${after}` }), [value]))) as TokenError;
+          for (const surface of [caught.errorDescription ?? "", caught.message]) {
+            for (const form of Object.values(ENCODINGS)) expect(surface).not.toContain(form(value));
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("blanks a secret echoed across the 1,000-character cap instead of keeping a part of it", async () => {
+    const value = `${"a".repeat(40)}~${"b".repeat(40)}`;
+    const caught = (await rejection(readJson(json(400, { error: "x", error_description: `${"d".repeat(980)}${encodeURIComponent(value)}` }), [value]))) as TokenError;
+    expect(caught.errorDescription).toBe(`${"d".repeat(980)}[redacted]`.slice(0, 1000));
+  });
+});
+
+describe("body size", () => {
+  it("refuses a body over 1 MiB with invalid_response and stops reading it", async () => {
+    let pulled = 0;
+    const chunk = new Uint8Array(64 * 1024).fill(0x20);
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        controller.enqueue(chunk);
+      },
+    });
+    const error = await rejection(readJson(new Response(stream, { status: 200 })));
+    expect(error.code).toBe("invalid_response");
+    expect(error.message).toMatch(/1 MiB/);
+    // 17 chunks pass 1 MiB; an endless body is not read to its end.
+    expect(pulled).toBeLessThan(20);
+  });
+
+  it("refuses a Content-Length over 1 MiB before reading, for error answers too", async () => {
+    const big = new Response("{}", { status: 400, headers: { "Content-Length": String(2 ** 20 + 1) } });
+    expect((await rejection(readJson(big))).code).toBe("invalid_response");
+  });
+
+  it("reads a body of exactly 1 MiB", async () => {
+    const body = `{"access_token":"${"a".repeat(2 ** 20 - 19)}"}`;
+    expect(new TextEncoder().encode(body).byteLength).toBe(2 ** 20);
+    const read = await readJson(new Response(body, { status: 200 }));
+    expect((read["access_token"] as string).length).toBe(2 ** 20 - 19);
   });
 });
