@@ -256,3 +256,47 @@ describe("after sign-in", () => {
     expect(new URL(page.url()).href.startsWith(`${issuer}/interaction/`)).toBe(true);
   });
 });
+
+describe("the demo page (demo/oauth2.html): the whole session lifecycle", () => {
+  it("shows checked claims, userinfo and a countdown; refreshes with a rotated token; revokes; signs out at the server", async () => {
+    const demo = `${servers.app}${DEMO_PATH}`;
+    await page.goto(demo);
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(`${issuer}/interaction/`)), page.click("#connect")]);
+    await completeOidcLogin(page, { login: "alice" });
+    await page.waitForSelector('#status[data-status="authorized"]');
+    await page.waitForSelector('#userinfo[data-state="ok"]');
+
+    const claims = JSON.parse((await page.textContent("#claims"))!) as Record<string, unknown>;
+    expect(claims).toMatchObject({ iss: issuer, aud: clientId, sub: "alice", nonce: expect.any(String) });
+    expect(JSON.parse((await page.textContent("#userinfo"))!)).toEqual({ sub: "alice", name: "alice", email: "alice@example.test" });
+    // The countdown ticks down from the token's lifetime (600 s on this server).
+    const seconds = Number(await page.getAttribute("#countdown", "data-seconds"));
+    expect(seconds).toBeGreaterThan(500);
+    expect(seconds).toBeLessThanOrEqual(600);
+    await page.waitForFunction((s) => Number(document.getElementById("countdown")!.dataset["seconds"]) < s, seconds);
+
+    // Refresh now: the refresh token rotated (only its last characters are shown).
+    const before = await page.textContent("#refresh-token");
+    expect(before).toMatch(/^….{4}$/);
+    await page.click("#refresh");
+    await page.waitForFunction(() => document.getElementById("rotated")!.textContent!.startsWith("(rotated"));
+    const after = await page.textContent("#refresh-token");
+    expect(after).not.toBe(before);
+    expect(await page.textContent("#rotated")).toBe(`(rotated: was ${before})`);
+    expect(await page.textContent("#error")).toBe("");
+
+    // Revoke: the access token stops working at the userinfo endpoint.
+    await page.click("#revoke");
+    await page.waitForSelector('#userinfo[data-state="error"]');
+    expect(await page.textContent("#userinfo")).toMatch(/^token_error: userinfo endpoint: HTTP 401/);
+
+    // Sign out through the end-session endpoint, and back.
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(`${issuer}/session/end`)), page.click("#signout")]);
+    await page.click('button[name="logout"][value="yes"]');
+    await page.waitForSelector("#signed-out:not([hidden])");
+    expect(page.url()).toBe(demo);
+    // The server's session is gone: signing in asks for the password again.
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(`${issuer}/interaction/`)), page.click("#connect")]);
+    await page.locator(LOGIN_FORM).waitFor();
+  });
+});
