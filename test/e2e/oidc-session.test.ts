@@ -3,6 +3,7 @@
  * server (oidc-provider with rotating refresh tokens, demo/oidc/server.ts) in real Chromium, on
  * loopback. The page test/e2e/pages/session.html drives the library through `window.session`.
  */
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -11,7 +12,7 @@ import type { OidcServer } from "../../demo/oidc/server.ts";
 import { launchChromium } from "../support/browser.ts";
 import { startDemo, type DemoServers } from "../support/demo-server.ts";
 import { completeOidcLogin, submitOidcLogin } from "../support/oidc-login.ts";
-import type { SessionConfig } from "./pages/session.ts";
+import type { RecipeStorage, SessionConfig } from "./pages/session.ts";
 
 const SESSION_PATH = "/test/e2e/pages/session.html";
 const DEMO_PATH = "/demo/oauth2.html";
@@ -69,6 +70,13 @@ async function refreshFromNode(token: string): Promise<{ status: number; body: R
  * finishes it. Returns the authorization URL and the page's outcome.
  */
 async function signIn(steps: "login" | "none" | "password" = "login", extra: Partial<SessionConfig> = {}, p: Page = page) {
+  const href = await toCallback(steps, extra, p);
+  const finished = await p.evaluate(() => window.session.finish());
+  return { authorization: href, finished };
+}
+
+/** The sign-in up to the callback page (not finished yet); returns the authorization URL. */
+async function toCallback(steps: "login" | "none" | "password" = "login", extra: Partial<SessionConfig> = {}, p: Page = page): Promise<URL> {
   await openSession(p);
   const href = new URL(await p.evaluate((c) => window.session.begin(c), config(extra)));
   await p.goto(href.href);
@@ -76,8 +84,15 @@ async function signIn(steps: "login" | "none" | "password" = "login", extra: Par
   if (steps === "password") await submitOidcLogin(p, { login: "alice" });
   await p.waitForURL(onSession());
   await p.waitForFunction(() => document.documentElement.dataset["session"] === "ready");
-  const finished = await p.evaluate(() => window.session.finish());
-  return { authorization: href, finished };
+  return href;
+}
+
+/** Signs in and hands the result to the README recipe's session kept in `kind`. */
+async function signInToRecipe(kind: RecipeStorage, early?: number) {
+  await toCallback();
+  const finished = await page.evaluate(([k, e]) => window.session.recipeFinish(k, e), [kind, early] as const);
+  if (!finished.ok || !finished.value) throw new Error(`recipe sign-in failed: ${JSON.stringify(finished)}`);
+  return finished.value;
 }
 
 /** A token endpoint in front of the real one that rewrites the ID token's claims (signature left as is). */
@@ -297,6 +312,65 @@ describe("the demo page (demo/oauth2.html): the whole session lifecycle", () => 
     expect(page.url()).toBe(demo);
     // The server's session is gone: signing in asks for the password again.
     await Promise.all([page.waitForURL((u) => u.href.startsWith(`${issuer}/interaction/`)), page.click("#connect")]);
+    await page.locator(LOGIN_FORM).waitFor();
+  });
+});
+
+describe("the README's Sessions recipe (test/e2e/pages/session-recipe.js)", () => {
+  it("is the code the README shows, but for the import", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const recipe = readFileSync(new URL("./pages/session-recipe.js", import.meta.url), "utf8");
+    const block = /^## Sessions\n[\s\S]*?```js\n([\s\S]*?)```/m.exec(readme)?.[1];
+    expect(block).toBe(recipe.replace('from "../../../src/index.ts"', 'from "pkce-flow"'));
+  });
+
+  it("keeps tokens in memory by default: nothing in storage, and a reload forgets them", async () => {
+    const tokens = await signInToRecipe("memory");
+    expect(tokens).toMatchObject({ accessToken: expect.any(String), refreshToken: expect.any(String), claims: { sub: "alice" } });
+    expect(tokens).not.toHaveProperty("raw");
+    const stored = await page.evaluate(() => [Object.keys(localStorage), Object.keys(sessionStorage)].flat().filter((k) => k === "session"));
+    expect(stored).toEqual([]);
+    await page.reload();
+    await page.waitForFunction(() => document.documentElement.dataset["session"] === "ready");
+    expect(await page.evaluate(() => window.session.recipeOpen("memory"))).toEqual({ ok: true, value: null });
+  });
+
+  it("refreshes on its own before expiresAt, with rotation, keeping the claims", async () => {
+    // `early` of 599.5 s on a 600 s token: the refresh is due half a second after sign-in.
+    const first = await signInToRecipe("sessionStorage", 599_500);
+    await page.waitForFunction((rt) => window.session.recipeTokens()?.refreshToken !== rt, first.refreshToken);
+    const next = (await page.evaluate(() => window.session.recipeTokens()))!;
+    expect(next.accessToken).not.toBe(first.accessToken);
+    expect(next.claims).toMatchObject({ sub: "alice" });
+    expect(JSON.parse((await page.evaluate(() => sessionStorage.getItem("session")))!)).toMatchObject({ refreshToken: next.refreshToken });
+    expect((await refreshFromNode(first.refreshToken!)).status).toBe(400);
+  });
+
+  it("shares localStorage between tabs: both refresh at once and end with the same live tokens", async () => {
+    await signInToRecipe("localStorage");
+    const other = await context.newPage();
+    await openSession(other);
+    expect(await other.evaluate(() => window.session.recipeOpen("localStorage"))).toMatchObject({ ok: true, value: { claims: { sub: "alice" } } });
+    const [a, b] = await Promise.all([page.evaluate(() => window.session.recipeRefresh()), other.evaluate(() => window.session.recipeRefresh())]);
+    expect(a.ok && b.ok).toBe(true);
+    const [mine, theirs] = await Promise.all([page.evaluate(() => window.session.recipeTokens()), other.evaluate(() => window.session.recipeTokens())]);
+    expect(mine).toEqual(theirs);
+    expect((await page.evaluate((t) => window.session.userinfo(t), mine!.accessToken)).ok).toBe(true);
+    expect((await refreshFromNode(mine!.refreshToken!)).status).toBe(200);
+  });
+
+  it("signs out: forgets the tokens, revokes the refresh token and ends the server session", async () => {
+    const tokens = await signInToRecipe("localStorage");
+    // The page navigates away while the call is still answering, so its outcome may never arrive.
+    const signingOut = page.evaluate(() => window.session.recipeSignOut()).catch(() => null);
+    await page.waitForURL((u) => u.href.startsWith(`${issuer}/session/end`));
+    expect([null, true]).toContain((await signingOut)?.ok ?? null);
+    expect(await refreshFromNode(tokens.refreshToken!)).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
+    await page.click('button[name="logout"][value="yes"]');
+    await page.waitForURL(onSession(false));
+    expect(await page.evaluate(() => localStorage.getItem("session"))).toBeNull();
+    await openSession();
+    await page.goto(await page.evaluate((c) => window.session.begin(c), config()));
     await page.locator(LOGIN_FORM).waitFor();
   });
 });

@@ -8,6 +8,25 @@
  */
 import { createFlow, discover, isPkceError, logoutUrl, oauth2, refresh, revoke, TokenError, userinfo } from "../../../src/index.ts";
 import type { OAuth2Provider, OAuth2Result, ParamValue } from "../../../src/index.ts";
+// The README's "Sessions" recipe, byte for byte but for the import (checked by the e2e test).
+// @ts-expect-error TS7016: plain JavaScript, as the README shows it
+import { createSession } from "./session-recipe.js";
+
+/** Where the recipe keeps tokens. */
+export type RecipeStorage = "memory" | "sessionStorage" | "localStorage";
+
+interface RecipeSession {
+  readonly tokens: (Omit<OAuth2Result, "raw"> & { refreshToken?: string }) | null;
+  signedIn(result: OAuth2Result): unknown;
+  refresh(): Promise<unknown>;
+  signOut(options?: { postLogoutRedirectUri?: string }): Promise<void>;
+}
+let recipe: RecipeSession | undefined;
+const recipeSession = async (kind: RecipeStorage, early?: number): Promise<RecipeSession> =>
+  (recipe = createSession(await provider(), {
+    storage: kind === "memory" ? null : kind === "localStorage" ? localStorage : sessionStorage,
+    ...(early === undefined ? {} : { early }),
+  }) as RecipeSession);
 
 export interface SessionConfig {
   issuer: string;
@@ -118,6 +137,19 @@ const session = {
     outcome(async () => userinfo(await provider(), accessToken, { claims: stored()?.claims as OAuth2Result["claims"] })),
   revoke: (token: string, hint?: "access_token" | "refresh_token") => outcome(async () => revoke(await provider(), token, hint ? { tokenTypeHint: hint } : {})),
   logoutUrl: async () => logoutUrl(await provider(), { idTokenHint: stored()?.idToken ?? undefined, postLogoutRedirectUri: redirectUri, state: "bye" }).href,
+  /** The recipe: finish the sign-in into a session kept in `kind`. */
+  recipeFinish: (kind: RecipeStorage, early?: number) =>
+    outcome(async () => {
+      const session = await recipeSession(kind, early);
+      const result = await createFlow(await provider()).handleCallback();
+      if (result) session.signedIn(result);
+      return session.tokens;
+    }),
+  /** The recipe in another tab: a session over the same storage. */
+  recipeOpen: (kind: RecipeStorage, early?: number) => outcome(async () => (await recipeSession(kind, early)).tokens),
+  recipeTokens: () => recipe?.tokens ?? null,
+  recipeRefresh: () => outcome(async () => (await recipe!.refresh(), recipe!.tokens)),
+  recipeSignOut: () => outcome(() => recipe!.signOut({ postLogoutRedirectUri: redirectUri })),
   /** Forgets the tokens (signing out locally). */
   forget: () => localStorage.removeItem(TOKENS_KEY),
 };
