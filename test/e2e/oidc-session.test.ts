@@ -316,11 +316,11 @@ describe("the demo page (demo/oauth2.html): the whole session lifecycle", () => 
   });
 });
 
-describe("the README's Sessions recipe (test/e2e/pages/session-recipe.js)", () => {
+describe("the README's Sessions recipe (test/e2e/pages/session-recipe.ts)", () => {
   it("is the code the README shows, but for the import", () => {
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-    const recipe = readFileSync(new URL("./pages/session-recipe.js", import.meta.url), "utf8");
-    const block = /^## Sessions\n[\s\S]*?```js\n([\s\S]*?)```/m.exec(readme)?.[1];
+    const recipe = readFileSync(new URL("./pages/session-recipe.ts", import.meta.url), "utf8");
+    const block = /^## Sessions\n[\s\S]*?```ts\n([\s\S]*?)```/m.exec(readme)?.[1];
     expect(block).toBe(recipe.replace('from "../../../src/index.ts"', 'from "pkce-flow"'));
   });
 

@@ -9,24 +9,18 @@
 import { createFlow, discover, isPkceError, logoutUrl, oauth2, refresh, revoke, TokenError, userinfo } from "../../../src/index.ts";
 import type { OAuth2Provider, OAuth2Result, ParamValue } from "../../../src/index.ts";
 // The README's "Sessions" recipe, byte for byte but for the import (checked by the e2e test).
-// @ts-expect-error TS7016: plain JavaScript, as the README shows it
-import { createSession } from "./session-recipe.js";
+import { createSession } from "./session-recipe.ts";
 
 /** Where the recipe keeps tokens. */
 export type RecipeStorage = "memory" | "sessionStorage" | "localStorage";
 
-interface RecipeSession {
-  readonly tokens: (Omit<OAuth2Result, "raw"> & { refreshToken?: string }) | null;
-  signedIn(result: OAuth2Result): unknown;
-  refresh(): Promise<unknown>;
-  signOut(options?: { postLogoutRedirectUri?: string }): Promise<void>;
-}
+type RecipeSession = ReturnType<typeof createSession>;
 let recipe: RecipeSession | undefined;
 const recipeSession = async (kind: RecipeStorage, early?: number): Promise<RecipeSession> =>
   (recipe = createSession(await provider(), {
     storage: kind === "memory" ? null : kind === "localStorage" ? localStorage : sessionStorage,
     ...(early === undefined ? {} : { early }),
-  }) as RecipeSession);
+  }));
 
 export interface SessionConfig {
   issuer: string;
