@@ -53,11 +53,17 @@ export interface OAuth2Result {
  * {@link refresh}, {@link revoke}, {@link userinfo} and {@link logoutUrl} where to go.
  */
 export interface OAuth2Provider extends Provider<OAuth2Result> {
+  /** The public client's id, sent as `client_id` in every request. */
   readonly clientId: string;
+  /** Where the user is sent to sign in (normalised URL). */
   readonly authorizationEndpoint: string;
+  /** Where codes and refresh tokens are exchanged (normalised URL). */
   readonly tokenEndpoint: string;
+  /** For {@link userinfo}, when configured or discovered. */
   readonly userinfoEndpoint?: string | undefined;
+  /** For {@link revoke}, when configured or discovered. */
   readonly revocationEndpoint?: string | undefined;
+  /** For {@link logoutUrl}, when configured or discovered. */
   readonly endSessionEndpoint?: string | undefined;
   /** The validated discovery document, deep-frozen (providers made by {@link discover}). */
   readonly metadata?: Readonly<Record<string, unknown>> | undefined;
