@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PkceError, discover, oauth2 } from "../../../src/index.ts";
 import type { OAuth2Options } from "../../../src/index.ts";
@@ -210,6 +211,30 @@ describe("oauth2() parameters: extraParams and per-request params", () => {
     const provider = oauth2(OPTIONS);
     const error = thrown(() => provider.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256", params: { [name]: "x" } }));
     expect(error.code).toBe("invalid_argument");
+  });
+
+  it("refuses every reserved name in any mix of case with any surrounding whitespace, in params and extraParams (property)", () => {
+    const provider = oauth2(OPTIONS);
+    const spaced = fc
+      .record({
+        name: fc.constantFrom(...RESERVED),
+        upper: fc.array(fc.boolean(), { minLength: 21, maxLength: 21 }),
+        before: fc.string({ unit: fc.constantFrom(" ", "\t", "\n", "\r", "\u00a0", "\u2028", "\ufeff"), maxLength: 3 }),
+        after: fc.string({ unit: fc.constantFrom(" ", "\t", "\n", "\r", "\u00a0", "\u2028", "\ufeff"), maxLength: 3 }),
+      })
+      .map(({ name, upper, before, after }) => before + [...name].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join("") + after);
+    fc.assert(
+      fc.property(spaced, fc.oneof(fc.string(), fc.integer(), fc.boolean()), (name, value) => {
+        expect(thrown(() => provider.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256", params: { [name]: value } })).code).toBe("invalid_argument");
+        expect(thrown(() => oauth2({ ...OPTIONS, extraParams: { [name]: value } })).code).toBe("invalid_config");
+      }),
+    );
+  });
+
+  it("accepts names that only contain a reserved one (control for the property above)", () => {
+    const url = authUrl({ extraParams: { "x-state": "1", scopes: "2", nonce_hint: "3", "code challenge": "4" } });
+    expect(url.searchParams.get("x-state")).toBe("1");
+    expect(url.searchParams.get("nonce_hint")).toBe("3");
   });
 
   it.each([null, undefined, {}, [], () => "x", Symbol("x"), 10n])("refuses a params value of type %s", (value) => {
