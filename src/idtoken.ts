@@ -66,6 +66,10 @@ export function checkIdToken(idToken: string, expected: IdTokenExpectations): Id
 
 /** @internal Freezes a JSON value and everything in it; returns it. */
 export function deepFreeze<T>(value: T): T {
-  if (value instanceof Object) for (const inner of Object.values(Object.freeze(value))) deepFreeze(inner);
+  // A loop, not recursion: a server's deeply nested JSON cannot overflow the stack.
+  for (const stack: unknown[] = [value]; stack.length; ) {
+    const next = stack.pop();
+    if (next instanceof Object && !Object.isFrozen(next)) stack.push(...Object.values(Object.freeze(next)));
+  }
   return value;
 }

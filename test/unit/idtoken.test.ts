@@ -125,4 +125,12 @@ describe("deepFreeze", () => {
     expect(Object.isFrozen(value.a.b)).toBe(true);
     expect(Object.isFrozen(value.a.b[1])).toBe(true);
   });
+
+  it("freezes JSON nested 100,000 deep without overflowing the stack", () => {
+    const deep = JSON.parse(`${"[".repeat(100_000)}${"]".repeat(100_000)}`) as unknown[];
+    expect(deepFreeze(deep)).toBe(deep);
+    let inner: unknown = deep;
+    for (let i = 0; i < 99_999; i++) inner = (inner as unknown[])[0];
+    expect(Object.isFrozen(inner)).toBe(true);
+  });
 });
