@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import type { OidcServer } from "../../demo/oidc/server.ts";
 import { launchChromium } from "../support/browser.ts";
 import { startDemo, type DemoServers } from "../support/demo-server.ts";
@@ -275,6 +275,21 @@ describe("after sign-in", () => {
 describe("the demo page (demo/oauth2.html): the whole session lifecycle", () => {
   it("shows checked claims, userinfo and a countdown; refreshes with a rotated token; revokes; signs out at the server", async () => {
     const demo = `${servers.app}${DEMO_PATH}`;
+    // Every access and refresh token the server issues (opaque: the value is the jti), to prove the
+    // page never shows one whole; ID tokens are recognised by their JOSE header ("eyJ").
+    const issued: string[] = [];
+    type Emitter = { on(event: string, listener: (token: { jti: string }) => void): void; off(event: string, listener: (token: { jti: string }) => void): void };
+    const server = servers.oidc.provider as Emitter;
+    const record = (token: { jti: string }) => void issued.push(token.jti);
+    for (const event of ["access_token.saved", "refresh_token.saved"]) server.on(event, record);
+    onTestFinished(() => {
+      for (const event of ["access_token.saved", "refresh_token.saved"]) server.off(event, record);
+    });
+    const noWholeToken = async () => {
+      const text = await page.content();
+      expect(text).not.toContain("eyJ");
+      for (const token of issued) expect(text).not.toContain(token);
+    };
     await page.goto(demo);
     await Promise.all([page.waitForURL((u) => u.href.startsWith(`${issuer}/interaction/`)), page.click("#connect")]);
     await completeOidcLogin(page, { login: "alice" });
@@ -299,6 +314,11 @@ describe("the demo page (demo/oauth2.html): the whole session lifecycle", () => 
     expect(after).not.toBe(before);
     expect(await page.textContent("#rotated")).toBe(`(rotated: was ${before})`);
     expect(await page.textContent("#error")).toBe("");
+    expect(issued).toHaveLength(4); // sign-in and refresh: an access and a refresh token each
+    // The recorded values are the real tokens: the page's masked ones are cut from them.
+    expect(issued.map((t) => `${t.slice(0, 12)}…${t.slice(-4)}`)).toContain(await page.textContent("#access-token"));
+    expect(issued.map((t) => `…${t.slice(-4)}`)).toContain(after);
+    await noWholeToken();
 
     // Revoke: the access token stops working at the userinfo endpoint.
     await page.click("#revoke");
