@@ -131,6 +131,8 @@ function refreshOnce(provider: OAuth2Provider, token: string, options: RefreshOp
  */
 export async function refresh(provider: OAuth2Provider, refreshToken: RefreshTokenSource, options: RefreshOptions = {}): Promise<OAuth2Result> {
   endpointOf(provider, "tokenEndpoint", "refresh");
+  // Already aborted: nothing is read, locked or sent.
+  if (options.signal?.aborted) fail("aborted", "refresh aborted");
   const run = async () => {
     const token = checkToken(typeof refreshToken === "function" ? await refreshToken() : refreshToken, "refreshToken");
     const result = await refreshOnce(provider, token, options);

@@ -178,6 +178,18 @@ describe("refresh", () => {
     expect(recorder.calls).toHaveLength(2);
   });
 
+  it("rejects an already-aborted signal before reading, locking or sending anything", async () => {
+    const log: string[] = [];
+    const locks = fakeLocks(log);
+    vi.stubGlobal("navigator", { locks });
+    const recorder = fetchRecorder(() => json(200, tokens()));
+    let read = 0;
+    for (const token of [OLD, () => (read++, OLD)]) {
+      expect((await rejection(refresh(provider, token, { fetch: recorder.fetch, signal: AbortSignal.abort() }))).code).toBe("aborted");
+    }
+    expect([recorder.calls.length, read, locks.names.length]).toEqual([0, 0, 0]);
+  });
+
   it("rejects aborted while waiting for the lock", async () => {
     vi.stubGlobal("navigator", {
       locks: {
