@@ -81,6 +81,7 @@ const invalid = (message: string): never => fail("invalid_config", message);
 
 // Refuses a reserved name (any case, any surrounding whitespace) or a value that is not a string, number or boolean.
 function checkParams(params: Record<string, unknown> | undefined, what: string, code: PkceErrorCode): void {
+  if (params !== undefined && (typeof params !== "object" || Array.isArray(params))) fail(code, `${what} must be an object`);
   for (const [name, value] of Object.entries(params ?? {})) {
     if (RESERVED.includes(name.trim().toLowerCase()) || !["string", "number", "boolean"].includes(typeof value)) fail(code, `${what} cannot set "${name}"`);
   }
@@ -122,7 +123,7 @@ export function readTokenResponse(provider: OAuth2Provider, body: JsonObject, ch
     const { idToken, scope } = result;
     if (idToken) result.claims = checkIdToken(idToken, { issuer: provider.issuer!, clientId: provider.clientId, nonce: check.nonce, sub: check.refresh?.sub });
     // OpenID Connect Core 3.1.3.3: an ID token is due unless the granted scope left out openid.
-    else if (!check.refresh && !(scope !== undefined && !scope.split(" ").includes("openid"))) fail("invalid_id_token", "the token response has no ID token");
+    else if (!check.refresh && !(scope !== undefined && !scope.split(/\s+/).includes("openid"))) fail("invalid_id_token", "the token response has no ID token");
   }
   return result;
 }

@@ -231,6 +231,13 @@ describe("oauth2() parameters: extraParams and per-request params", () => {
     );
   });
 
+  it.each(["prompt=login", ["prompt", "login"], 5])("refuses params or extraParams that are not an object (%j)", (params) => {
+    const provider = oauth2(OPTIONS);
+    const given = params as unknown as Record<string, string>;
+    expect(thrown(() => provider.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256", params: given })).code).toBe("invalid_argument");
+    expect(thrown(() => oauth2({ ...OPTIONS, extraParams: given })).code).toBe("invalid_config");
+  });
+
   it("accepts names that only contain a reserved one (control for the property above)", () => {
     const url = authUrl({ extraParams: { "x-state": "1", scopes: "2", nonce_hint: "3", "code challenge": "4" } });
     expect(url.searchParams.get("x-state")).toBe("1");
