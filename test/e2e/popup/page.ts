@@ -1,0 +1,69 @@
+/**
+ * The popup e2e page (./openrouter.html, ./oidc.html), written as an app would: a draft the user
+ * types, a "Connect in a popup" button whose click handler calls `flow.popup()` before any await,
+ * and `handleCallback()` on every load, which in the popup hands the callback back and closes it.
+ *
+ * Test switches in the query, kept in the OpenRouter callback URL so the popup loads the same
+ * page: `emulator` (another emulator origin, e.g. one that sends Cross-Origin-Opener-Policy) and
+ * `detectClose=0`. The OpenID Connect page's redirect URI is the bare page (registered as is).
+ */
+import { createFlow, discover, openRouter, type Flow, type FlowSnapshot } from "../../../src/index.ts";
+import { demoSettings, maskKey } from "../../../demo/shared.ts";
+
+declare global {
+  interface Window {
+    /** Whether the window popup() opened looks closed from here (`null` before one was opened). */
+    popupLooksClosed(): boolean | null;
+  }
+}
+
+const $ = (id: string) => document.getElementById(id)!;
+const query = new URLSearchParams(location.search);
+const { emulatorUrl, oidcIssuer, oidcClientId } = demoSettings();
+const here = `${location.origin}${location.pathname}`;
+
+// Keeps the handle the library opens, so a test can see whether a Cross-Origin-Opener-Policy cut it.
+let handle: Window | null = null;
+const open = window.open.bind(window);
+window.open = (...args) => (handle = open(...args));
+window.popupLooksClosed = () => handle?.closed ?? null;
+
+// Proves the page was never reloaded: a new value on every load.
+$("loaded").textContent = crypto.randomUUID();
+
+const show = (snapshot: FlowSnapshot) => {
+  $("status").textContent = snapshot.status;
+  $("status").dataset["status"] = snapshot.status;
+  $("error").textContent = snapshot.error ? `${snapshot.error.code}: ${snapshot.error.message}` : "";
+  $("error").dataset["code"] = snapshot.error?.code ?? "";
+};
+
+async function oidcFlow() {
+  const provider = await discover(oidcIssuer!, { clientId: oidcClientId, redirectUri: here, scope: ["openid", "profile"] });
+  const flow = createFlow(provider);
+  return { flow: flow as Flow<unknown>, shown: (r: unknown) => maskKey((r as { accessToken: string }).accessToken) };
+}
+
+function openRouterFlow() {
+  const settings = new URLSearchParams();
+  for (const name of ["emulator", "detectClose"]) if (query.has(name)) settings.set(name, query.get(name)!);
+  const callbackUrl = settings.size ? `${here}?${settings}` : here;
+  const flow = createFlow(openRouter({ callbackUrl, baseUrl: query.get("emulator") ?? emulatorUrl, keyLabel: "popup e2e" }));
+  return { flow: flow as Flow<unknown>, shown: (r: unknown) => maskKey((r as { key: string }).key) };
+}
+
+// Discovery happens on load, never in the click: the click must reach popup() with no await first.
+const { flow, shown } = document.documentElement.dataset["provider"] === "oidc" ? await oidcFlow() : openRouterFlow();
+flow.subscribe(show);
+show(flow.snapshot());
+
+$("connect").addEventListener("click", () => {
+  flow.popup({ detectClose: query.get("detectClose") !== "0" }).then(
+    (result) => ($("result").textContent = shown(result)),
+    () => {}, // shown through the subscription
+  );
+});
+$("connect").removeAttribute("disabled");
+
+// In the popup: relays the callback to the opening tab, cleans the address bar and closes.
+await flow.handleCallback().catch(() => null);
