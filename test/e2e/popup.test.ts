@@ -13,8 +13,8 @@ import { launchChromium } from "../support/browser.ts";
 import { startDemo, type DemoServers } from "../support/demo-server.ts";
 import { cancelOidcConsent, completeOidcLogin } from "../support/oidc-login.ts";
 
-const OPENROUTER_PAGE = "/test/e2e/popup/openrouter.html";
-const OIDC_PAGE = "/test/e2e/popup/oidc.html";
+const OPENROUTER_PAGE = "/test/e2e/popup/index.html";
+const OIDC_PAGE = "/test/e2e/popup/index.html?provider=oidc";
 
 let servers: DemoServers & { oidc: OidcServer };
 let browser: Browser;

@@ -1,11 +1,11 @@
 /**
- * The popup e2e page (./openrouter.html, ./oidc.html), written as an app would: a draft the user
- * types, a "Connect in a popup" button whose click handler calls `flow.popup()` before any await,
- * and `handleCallback()` on every load, which in the popup hands the callback back and closes it.
+ * The popup e2e page (./index.html), written as an app would: a draft the user types, a "Connect
+ * in a popup" button whose click handler calls `flow.popup()` before any await, and
+ * `handleCallback()` on every load, which in the popup hands the callback back and closes it.
  *
- * Test switches in the query, kept in the OpenRouter callback URL so the popup loads the same
- * page: `emulator` (another emulator origin, e.g. one that sends Cross-Origin-Opener-Policy) and
- * `detectClose=0`. The OpenID Connect page's redirect URI is the bare page (registered as is).
+ * Switches in the query, kept in the callback URL so the popup loads the same page with the same
+ * provider: `provider=oidc` (the OpenID Connect server; else the OpenRouter emulator), `emulator`
+ * (another emulator origin, e.g. one that sends Cross-Origin-Opener-Policy) and `detectClose=0`.
  */
 import { createFlow, discover, openRouter, type Flow, type FlowSnapshot } from "../../../src/index.ts";
 import { demoSettings, maskKey } from "../../../demo/shared.ts";
@@ -20,7 +20,10 @@ declare global {
 const $ = (id: string) => document.getElementById(id)!;
 const query = new URLSearchParams(location.search);
 const { emulatorUrl, oidcIssuer, oidcClientId } = demoSettings();
-const here = `${location.origin}${location.pathname}`;
+// This page with its switches and without the callback parameters: the redirect URI.
+const settings = new URLSearchParams();
+for (const name of ["provider", "emulator", "detectClose"]) if (query.has(name)) settings.set(name, query.get(name)!);
+const here = `${location.origin}${location.pathname}${settings.size ? `?${settings}` : ""}`;
 
 // Keeps the handle the library opens, so a test can see whether a Cross-Origin-Opener-Policy cut it.
 let handle: Window | null = null;
@@ -45,15 +48,12 @@ async function oidcFlow() {
 }
 
 function openRouterFlow() {
-  const settings = new URLSearchParams();
-  for (const name of ["emulator", "detectClose"]) if (query.has(name)) settings.set(name, query.get(name)!);
-  const callbackUrl = settings.size ? `${here}?${settings}` : here;
-  const flow = createFlow(openRouter({ callbackUrl, baseUrl: query.get("emulator") ?? emulatorUrl, keyLabel: "popup e2e" }));
+  const flow = createFlow(openRouter({ callbackUrl: here, baseUrl: query.get("emulator") ?? emulatorUrl, keyLabel: "popup e2e" }));
   return { flow: flow as Flow<unknown>, shown: (r: unknown) => maskKey((r as { key: string }).key) };
 }
 
 // Discovery happens on load, never in the click: the click must reach popup() with no await first.
-const { flow, shown } = document.documentElement.dataset["provider"] === "oidc" ? await oidcFlow() : openRouterFlow();
+const { flow, shown } = query.get("provider") === "oidc" ? await oidcFlow() : openRouterFlow();
 flow.subscribe(show);
 show(flow.snapshot());
 
