@@ -22,7 +22,7 @@ let context: BrowserContext;
 let page: Page;
 /** The emulator again, on its own origin, sending `Cross-Origin-Opener-Policy: same-origin` with its consent page. */
 let coop: { url: string; server: Server };
-/** Requests any page of the context sent to oidc-provider's token endpoint. */
+/** Token requests oidc-provider answered (granted or refused), counted on the server. */
 let tokenRequests: string[];
 
 /** Serves the running emulator on a second loopback origin, adding COOP to the consent page. */
@@ -39,6 +39,9 @@ async function startCoopEmulator(): Promise<{ url: string; server: Server }> {
 beforeAll(async () => {
   [servers, browser] = await Promise.all([startDemo({ oidc: true, oidcCallbackPaths: [OIDC_PAGE] }), launchChromium()]);
   coop = await startCoopEmulator();
+  const provider = servers.oidc.provider as { on(event: string, listener: () => void): void };
+  provider.on("grant.success", () => tokenRequests.push("granted"));
+  provider.on("grant.error", () => tokenRequests.push("refused"));
 });
 afterAll(async () => {
   await browser?.close();
@@ -51,14 +54,11 @@ beforeEach(async (test) => {
   context = await browser.newContext();
   page = await context.newPage();
   tokenRequests = [];
-  context.on("request", (request) => {
-    if (request.url() === `${servers.oidc.issuer}/token`) tokenRequests.push(request.url());
-  });
   test.onTestFinished(() => context.close());
 });
 
 /** The emulator's own log, over HTTP. */
-async function emulatorLog(): Promise<{ exchanges: Array<{ status: number; origin: string | null }>; authRequests: unknown[] }> {
+async function emulatorLog(): Promise<{ exchanges: Array<{ status: number; origin: string | null }>; authRequests: Array<{ params: Record<string, string> }> }> {
   const response = await fetch(`${servers.emulator.url}/__emulator/log`);
   return (await response.json()) as never;
 }
@@ -104,20 +104,16 @@ describe("popup sign-in against the OpenRouter emulator", () => {
   it("Allow: the opening page gets the key with one exchange and keeps its state; the popup closes itself", async () => {
     const loaded = await openPage(page, OPENROUTER_PAGE, "half-written chat");
     const popup = await connect(page, atEmulator(servers.emulator.url));
-    const callbacks: URL[] = [];
-    popup.on("request", (request) => {
-      const url = new URL(request.url());
-      if (request.isNavigationRequest() && url.origin === servers.app) callbacks.push(url);
-    });
     await popup.click("#allow");
     await status(page, "authorized");
     await expectPopupClosedClean(popup);
 
-    // The popup's callback carried the popup state and the code; the opener exchanged it.
-    expect(callbacks).toHaveLength(1);
-    expect(callbacks[0]!.searchParams.get("state")).toMatch(/^pkce-popup\.[A-Za-z0-9_-]{43}$/);
-    expect(callbacks[0]!.searchParams.get("code")).toBeTruthy();
+    // The popup was sent back with a popup state; the opening page exchanged the code, once.
     const log = await emulatorLog();
+    expect(log.authRequests).toHaveLength(1);
+    const callbackUrl = new URL(log.authRequests[0]!.params["callback_url"]!);
+    expect(callbackUrl.origin + callbackUrl.pathname).toBe(`${servers.app}${OPENROUTER_PAGE}`);
+    expect(callbackUrl.searchParams.get("state")).toMatch(/^pkce-popup\.[A-Za-z0-9_-]{43}$/);
     expect(log.exchanges).toHaveLength(1);
     expect(log.exchanges[0]).toMatchObject({ status: 200, origin: servers.app });
     expect(await page.textContent("#result")).toMatch(/^sk-or-v1-.{3}….{4}$/);
