@@ -8,6 +8,10 @@ import { PkceError, fail } from "./errors.js";
  */
 export const POPUP_STATE = "pkce-popup.";
 
+// The same-origin channel, where the browser has one (Safari before 15.4 does not: the opener's
+// `postMessage` alone carries the relay there).
+const channelFor = (name: string): BroadcastChannel | undefined => globalThis.BroadcastChannel && new BroadcastChannel(name);
+
 /** @internal Whether a callback query is a popup's: `code` or `error`, and a popup `state`. */
 export const isPopupCallback = (query: URLSearchParams): boolean =>
   !!(query.get("code") || query.get("error")) && !!query.get("state")?.startsWith(POPUP_STATE);
@@ -32,9 +36,9 @@ export function openPopup(features?: string): Window {
  */
 export function relay(href: string, name: string): void {
   const message = { [name]: href };
-  const channel = new BroadcastChannel(name);
-  channel.postMessage(message);
-  channel.close();
+  const channel = channelFor(name);
+  channel?.postMessage(message);
+  channel?.close();
   globalThis.opener?.postMessage(message, location.origin);
 }
 
@@ -46,10 +50,10 @@ export function relay(href: string, name: string): void {
  */
 export function awaitPopup(win: Window, name: string, state: string, ttlMs: number, detectClose: boolean, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
-    const channel = new BroadcastChannel(name);
+    const channel = channelFor(name);
     let closed = 0;
     const end = (error: PkceError | null, href?: string) => {
-      channel.close();
+      channel?.close();
       removeEventListener("message", onMessage);
       signal?.removeEventListener("abort", onAbort);
       clearInterval(poll);
@@ -70,7 +74,7 @@ export function awaitPopup(win: Window, name: string, state: string, ttlMs: numb
     // The popup closes itself right after relaying: a grace of two more polls lets the relay win.
     const poll = detectClose ? setInterval(() => win.closed && ++closed > 2 && end(new PkceError("popup_closed", "the popup was closed before sign-in finished")), 250) : undefined;
     const timer = setTimeout(() => end(new PkceError("expired", "sign-in expired: start it again")), ttlMs);
-    channel.onmessage = (event) => take(event.data);
+    if (channel) channel.onmessage = (event) => take(event.data);
     addEventListener("message", onMessage);
     signal?.aborted ? onAbort() : signal?.addEventListener("abort", onAbort);
   });

@@ -569,6 +569,26 @@ describe("handleCallback() on the popup's callback page (rule 0)", () => {
   });
 });
 
+describe("without BroadcastChannel (Safari before 15.4)", () => {
+  it("hands the callback over by opener.postMessage alone", async () => {
+    vi.useFakeTimers();
+    vi.stubGlobal("BroadcastChannel", undefined);
+    const { flow, recorder } = setup(CASES[0]!);
+    const { promise, auth } = await openAtServer(flow);
+    const opener = { postMessage: vi.fn() };
+    vi.stubGlobal("opener", opener);
+    vi.stubGlobal("close", vi.fn());
+    const popupPage = createFlow(openRouterProvider(), { storage: new MemoryStorage(), fetch: fetchRecorder().fetch });
+    const href = CASES[0]!.callback(auth);
+    expect(await popupPage.handleCallback(href)).toBeNull();
+    expect(opener.postMessage).toHaveBeenCalledWith(relayOf(href), location.origin);
+    postToWindow(opener.postMessage.mock.calls[0]![0]);
+    expect(await promise).toEqual(CASES[0]!.result);
+    expect(recorder.calls).toHaveLength(1);
+    expectCleanedUp();
+  });
+});
+
 describe("the whole handover on the platform's own BroadcastChannel", () => {
   it.each(CASES)("$name: the popup page's handleCallback reaches the opening flow", async (c) => {
     vi.unstubAllGlobals();
