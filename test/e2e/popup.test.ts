@@ -6,9 +6,10 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { OidcServer } from "../../demo/oidc/server.ts";
+import { CHROMIUM } from "../../vite.config.ts";
 import { launchChromium } from "../support/browser.ts";
 import { startDemo, type DemoServers } from "../support/demo-server.ts";
 import { cancelOidcConsent, completeOidcLogin } from "../support/oidc-login.ts";
@@ -186,6 +187,26 @@ describe("popup sign-in against the OpenRouter emulator", () => {
     expect(keyA).not.toBe(keyB);
     await expectPageKept(page, OPENROUTER_PAGE, "tab A", loadedA);
     await expectPageKept(other, OPENROUTER_PAGE, "tab B", loadedB);
+  });
+});
+
+describe("the browser's popup blocker", () => {
+  it("popup() outside a user gesture: popup_blocked, nothing stored, no window", async () => {
+    // Playwright turns Chromium's popup blocker off by default; this browser has it on.
+    const strict = await chromium.launch({ ...CHROMIUM, headless: true, ignoreDefaultArgs: ["--disable-popup-blocking"] });
+    try {
+      const strictPage = await (await strict.newContext()).newPage();
+      const popups: Page[] = [];
+      strictPage.on("popup", (p) => popups.push(p));
+      await strictPage.goto(`${servers.app}${OPENROUTER_PAGE}?autostart=1`);
+      await status(strictPage, "failed");
+      expect(await strictPage.getAttribute("#error", "data-code")).toBe("popup_blocked");
+      expect(await pkceKeys(strictPage)).toEqual([]);
+      expect(popups).toEqual([]);
+      expect((await emulatorLog()).authRequests).toHaveLength(0);
+    } finally {
+      await strict.close();
+    }
   });
 });
 

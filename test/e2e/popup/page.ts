@@ -65,5 +65,9 @@ $("connect").addEventListener("click", () => {
 });
 $("connect").removeAttribute("disabled");
 
+// `autostart=1`: calls popup() on load, outside any user gesture, as a browser's popup blocker sees
+// a popup() that comes too late (after an await). Not kept in the callback URL.
+if (query.get("autostart") === "1") flow.popup().catch(() => {});
+
 // In the popup: relays the callback to the opening tab, cleans the address bar and closes.
 await flow.handleCallback().catch(() => null);
