@@ -6,7 +6,7 @@ export type { CodeChallengeMethod, PkcePair, PkcePairOptions } from "./pkce.js";
 export { parseCallback } from "./callback.js";
 export type { CallbackExpectations, CallbackResult } from "./callback.js";
 export { createFlow } from "./flow.js";
-export type { Flow, FlowOptions, FlowSnapshot, FlowStatus, StartOptions } from "./flow.js";
+export type { Flow, FlowOptions, FlowSnapshot, FlowStatus, PopupOptions, StartOptions } from "./flow.js";
 export type { StorageLike } from "./storage.js";
 export type { Provider, AuthorizationParams, TokenParams, ParamValue, ResultContext } from "./provider.js";
 export { openRouter, buildCreateAuthCodeRequest, readCreateAuthCodeResponse } from "./providers/openrouter.js";
