@@ -2,6 +2,7 @@ import { badState, callbackUrl, parseCallback, readCallback } from "./callback.j
 import { PkceError, fail, type AnyPkceError } from "./errors.js";
 import { createPkcePair } from "./pkce.js";
 import type { ParamValue, Provider } from "./provider.js";
+import { POPUP_STATE, awaitPopup, isPopupCallback, openPopup, relay } from "./popup.js";
 import { generateState } from "./random.js";
 import { sendRequest } from "./request.js";
 import { createTransactionStore, type StorageLike, type Transaction } from "./storage.js";
@@ -49,6 +50,21 @@ export interface StartOptions {
   params?: Record<string, ParamValue>;
 }
 
+/** Options of `popup()`. */
+export interface PopupOptions extends StartOptions {
+  /** Rejects `aborted`, forgets the transaction and closes the window. */
+  signal?: AbortSignal;
+  /** The `window.open` features string. @default about 500 x 700, centred on this window */
+  features?: string;
+  /**
+   * Reject `popup_closed` about a second after the user closes the window. Turn it off when the
+   * server sends `Cross-Origin-Opener-Policy`, which makes an open popup look closed; the promise
+   * then waits for the callback, the `signal`, or `ttlMs` (`expired`).
+   * @default true
+   */
+  detectClose?: boolean;
+}
+
 /** The state machine a page drives: see {@link createFlow}. */
 export interface Flow<Result> {
   /** The current status. */
@@ -66,7 +82,25 @@ export interface Flow<Result> {
   start(options?: StartOptions): Promise<void>;
   /** As `start()`, but returns the authorization URL instead of navigating. */
   authorize(options?: StartOptions): Promise<URL>;
-  /** Whether `url` is a callback (carries `code` or `error`) for a transaction in this storage. */
+  /**
+   * Signs in in a popup window, so the page keeps its state. Call it directly in a click handler:
+   * it opens the window before its first `await`, then stores the transaction and points the
+   * window at the server. The app's usual `handleCallback()` on the redirect URI, running in the
+   * popup, hands the callback back to this tab and closes the window; this tab then validates and
+   * exchanges it as `handleCallback` does. Statuses: `redirecting`, `exchanging`, then
+   * `authorized` or `failed`.
+   * @throws {PkceError} `popup_blocked` (nothing stored), `popup_closed`, `aborted`, `expired`,
+   *   `invalid_config` (headless provider), the errors of `start()`, and any callback or token
+   *   error of `handleCallback()`; always as a rejection.
+   * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.7
+   * @example
+   * button.onclick = async () => {
+   *   const { key } = await flow.popup() // no await before this call
+   *   useKey(key)
+   * }
+   */
+  popup(options?: PopupOptions): Promise<Result>;
+  /** Whether `url` is a callback (carries `code` or `error`) for a transaction in this storage, or a popup's callback. */
   isCallback(url?: string | URL): boolean;
   /**
    * Finishes the flow on the callback page: validates, forgets the transaction, cleans the
@@ -122,6 +156,8 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   }
   const { id } = provider;
   const store = createTransactionStore({ storage: options.storage ?? (() => globalThis.sessionStorage), keyPrefix, ttlMs });
+  // Where a popup's callback page hands the callback back to the opening tab.
+  const channel = `${keyPrefix}popup`;
   const listeners = new Set<(snapshot: FlowSnapshot) => void>();
   let current: FlowSnapshot = { status: "idle" };
 
@@ -184,11 +220,11 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   };
 
   // Creates and stores a transaction; gives the authorization URL and the stored returnTo.
-  const begin = async ({ returnTo: target, params }: StartOptions = {}): Promise<[URL, string | null]> => {
+  const begin = async ({ returnTo: target, params }: StartOptions = {}, prefix = ""): Promise<[URL, string | null, string]> => {
     const returnTo = target === undefined ? null : samePath(target);
     store.sweep();
     const { codeVerifier, codeChallenge, codeChallengeMethod } = await createPkcePair({ method: provider.codeChallengeMethod });
-    const state = generateState();
+    const state = prefix + generateState();
     const nonce = provider.nonce ? generateState() : undefined;
     // Built before anything is stored: a refused parameter leaves nothing behind.
     const url = provider.authorizationUrl({ state, codeChallenge, codeChallengeMethod, nonce, params });
@@ -204,7 +240,7 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
       ...(nonce && { nonce }),
       ...(provider.statelessCallback && { stateless: true }),
     });
-    return [url, returnTo];
+    return [url, returnTo, state];
   };
 
   // Sends the token request for a taken transaction (`check` validates first); moves the status.
@@ -268,13 +304,20 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
 
   // Runs synchronously up to the registration of the exchange, so two calls in one tick share it;
   // every throw is a rejection.
-  const handle = (input: string | URL | undefined, signal?: AbortSignal): Promise<Result | null> => {
+  const handle = (input: string | URL | undefined, signal?: AbortSignal, relayed?: boolean): Promise<Result | null> => {
     let url: URL;
     let entry: Entry | null;
     try {
       // Nothing is consumed, cleaned or sent for a caller that has already given up.
       aborted(signal);
       url = callbackUrl(input ?? globalThis.location?.href);
+      // Rule 0: a popup's callback goes back to the tab that opened it, before any storage lookup.
+      if (!relayed && isPopupCallback(url.searchParams)) {
+        relay(url.href, channel);
+        clean(url);
+        globalThis.close();
+        return Promise.resolve(null);
+      }
       const shared = inflight.get(`${id} ${url.href}`);
       if (shared) return join(shared, signal);
       try {
@@ -323,9 +366,29 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
         globalThis.addEventListener?.("pageshow", (event) => event.persisted && current.status === "redirecting" && set("idle"), { once: true });
         (options.navigate ?? ((href: string) => globalThis.location.assign(href)))(url.href);
       }),
+    popup: (opts = {}) =>
+      failing(async () => {
+        headless(false);
+        aborted(opts.signal);
+        // Before any await: the browser allows a popup only inside the user's click.
+        const win = openPopup(opts.features);
+        let state = "";
+        try {
+          const [url, returnTo, s] = await begin(opts, POPUP_STATE);
+          state = s;
+          set("redirecting", returnTo);
+          win.location = url.href;
+          return await awaitPopup(win, channel, state, ttlMs, opts.detectClose !== false, opts.signal);
+        } catch (error) {
+          if (state) store.remove(state);
+          win.close();
+          throw error;
+        }
+      }).then((href) => handle(href, opts.signal, true) as Promise<Result>),
     isCallback(input) {
       try {
-        return match(callbackUrl(input ?? globalThis.location?.href)) !== null;
+        const url = callbackUrl(input ?? globalThis.location?.href);
+        return isPopupCallback(url.searchParams) || match(url) !== null;
       } catch {
         return false;
       }

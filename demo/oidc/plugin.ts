@@ -8,6 +8,13 @@
  *   import { issuer, clientId, redirectUris } from "virtual:pkce-flow/oidc";
  *   const provider = await discover(issuer, { clientId, redirectUri: new URL("/", location.href).href });
  *
+ * The issuer listens on a fixed port, http://127.0.0.1:9011 (`PKCE_DEMO_OIDC_PORT` changes it), so
+ * your own app can use it too: list your app's callback URLs, separated by spaces or commas, in
+ * `PKCE_DEMO_OIDC_REDIRECT_URIS` (they become redirect URIs, post-logout redirect URIs and CORS
+ * origins of the client `pkce-flow-spa`):
+ *
+ *   PKCE_DEMO_OIDC_REDIRECT_URIS="http://localhost:3000/callback" npm run demo
+ *
  * TypeScript needs an ambient declaration for it (in a global .d.ts such as demo/env.d.ts):
  *
  *   declare module "virtual:pkce-flow/oidc" {
@@ -31,8 +38,10 @@ export interface OidcVirtualModule {
 }
 
 export interface OidcDevPluginOptions {
-  /** Issuer port; default 0 (a free one, new on every dev-server start). */
+  /** Issuer port. @default `PKCE_DEMO_OIDC_PORT`, else 9011 (0 picks a free one). */
   port?: number;
+  /** More redirect URIs (an app of your own). @default `PKCE_DEMO_OIDC_REDIRECT_URIS`, split on spaces and commas */
+  extraRedirectUris?: string[];
   clientId?: string;
   issuerPath?: string;
   /**
@@ -44,6 +53,18 @@ export interface OidcDevPluginOptions {
 }
 
 const DEFAULT_CALLBACK_PATHS = ["/", "/index.html", "/demo/script-tag.html", "/demo/oauth2.html"];
+
+/** The issuer's port for `npm run demo`, fixed so other apps can be pointed at it. */
+export const DEFAULT_OIDC_PORT = 9011;
+
+function envPort(): number {
+  const value = process.env.PKCE_DEMO_OIDC_PORT;
+  return value && /^\d+$/.test(value) ? Number(value) : DEFAULT_OIDC_PORT;
+}
+
+function envRedirectUris(): string[] {
+  return (process.env.PKCE_DEMO_OIDC_REDIRECT_URIS ?? "").split(/[\s,]+/).filter(Boolean);
+}
 
 function loopbackOrigins(server: ViteDevServer): string[] {
   const origins = new Set<string>();
@@ -74,14 +95,18 @@ export function oidcDevServer(options: OidcDevPluginOptions = {}): Plugin {
       const current = new Promise<{ oidc: OidcServer; redirectUris: string[] }>((resolve, reject) => {
         httpServer.once("listening", () => {
           const paths = options.callbackPaths ?? DEFAULT_CALLBACK_PATHS;
-          const redirectUris = loopbackOrigins(server).flatMap((origin) => paths.map((path) => new URL(path, origin).href));
+          const redirectUris = [
+            ...loopbackOrigins(server).flatMap((origin) => paths.map((path) => new URL(path, origin).href)),
+            ...(options.extraRedirectUris ?? envRedirectUris()),
+          ];
           startOidcServer({
             redirectUris,
-            ...(options.port === undefined ? {} : { port: options.port }),
+            refreshTokens: true,
+            port: options.port ?? envPort(),
             ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
             ...(options.issuerPath === undefined ? {} : { issuerPath: options.issuerPath }),
           }).then((oidc) => {
-            server.config.logger.info(`  ➜  OIDC issuer: ${oidc.issuer}  (client_id ${oidc.clientId})`);
+            server.config.logger.info(`  ➜  OIDC issuer: ${oidc.issuer}  (client_id ${oidc.clientId}; more redirect URIs: PKCE_DEMO_OIDC_REDIRECT_URIS)`);
             resolve({ oidc, redirectUris });
           }, reject);
         });

@@ -39,6 +39,12 @@ export interface OidcServerOptions {
   corsOrigins?: string[] | "*";
   /** Adds the `offline_access` scope and the `refresh_token` grant (refresh tokens need `prompt=consent`). */
   offlineAccess?: boolean;
+  /**
+   * Issues a refresh token with every authorization code grant (no `offline_access` needed) and
+   * rotates it on each use: a spent refresh token is refused and revokes the whole grant, as many
+   * real servers do. Tokens stay bound to the login session, so RP-initiated logout ends them.
+   */
+  refreshTokens?: boolean;
   /** Rewrites the discovery document before it is served (see the module comment). */
   mutateDiscovery?: DiscoveryMutator;
   /**
@@ -62,6 +68,7 @@ export interface OidcServer {
 // ---- the slice of oidc-provider's API used here ---------------------------------------------
 
 interface KoaContext {
+  host?: string;
   path: string;
   method: string;
   status: number;
@@ -96,6 +103,18 @@ function normalizeIssuerPath(path: string | undefined): string {
     throw new TypeError(`issuerPath must look like "/oidc" (got ${JSON.stringify(path)})`);
   }
   return path;
+}
+
+// The logout confirmation and "signed out" pages, without the stock pages' web fonts (the tests
+// run offline) and without their "customize this page" warnings.
+function logoutSource(ctx: KoaContext, form: string): void {
+  ctx.type = "html";
+  ctx.body = `<!doctype html><html><head><meta charset="utf-8"><title>Sign out</title></head><body><h1>Sign out of ${escapeHtml(ctx.host ?? "")}?</h1>${form}<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button> <button type="submit" form="op.logoutForm">No, stay signed in</button></body></html>`;
+}
+
+function postLogoutSuccessSource(ctx: KoaContext): void {
+  ctx.type = "html";
+  ctx.body = `<!doctype html><html><head><meta charset="utf-8"><title>Signed out</title></head><body><h1>Signed out</h1></body></html>`;
 }
 
 /** The two warnings oidc-provider prints for exactly the dev setup this harness wants. */
@@ -174,6 +193,7 @@ export async function startOidcServer(options: OidcServerOptions): Promise<OidcS
   const issuer = `http://${issuerHost}:${port}${issuerPath}`;
 
   const offline = options.offlineAccess === true;
+  const refreshTokens = options.refreshTokens === true;
   const verbose = options.verbose === true;
 
   const configuration: Record<string, unknown> = {
@@ -182,11 +202,19 @@ export async function startOidcServer(options: OidcServerOptions): Promise<OidcS
         client_id: clientId,
         application_type: "web",
         token_endpoint_auth_method: "none",
-        grant_types: offline ? ["authorization_code", "refresh_token"] : ["authorization_code"],
+        grant_types: offline || refreshTokens ? ["authorization_code", "refresh_token"] : ["authorization_code"],
         response_types: ["code"],
         redirect_uris: redirectUris,
+        // RP-initiated logout may send the user back to any page that may receive a callback.
+        post_logout_redirect_uris: redirectUris,
       },
     ],
+    ...(refreshTokens
+      ? {
+          issueRefreshToken: (_ctx: unknown, client: { grantTypeAllowed(grant: string): boolean }) => client.grantTypeAllowed("refresh_token"),
+          rotateRefreshToken: true,
+        }
+      : {}),
     responseTypes: ["code"],
     pkce: { methods: ["S256"], required: () => true },
     scopes: offline ? ["openid", "profile", "email", "offline_access"] : ["openid", "profile", "email"],
@@ -199,9 +227,11 @@ export async function startOidcServer(options: OidcServerOptions): Promise<OidcS
     clientBasedCORS: (_ctx: unknown, origin: string) => corsOrigins === "*" || corsOrigins.has(origin),
     features: {
       devInteractions: { enabled: true },
-      // Nothing else the SPA flow needs; keep the metadata small and the surface obvious.
+      // What an SPA needs after sign-in: revoke tokens (RFC 7009), read userinfo (on by default),
+      // end the session (RP-Initiated Logout); nothing else, so the metadata stays obvious.
       pushedAuthorizationRequests: { enabled: false },
-      rpInitiatedLogout: { enabled: false },
+      revocation: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
     },
     cookies: {
       // Random per start: nothing to commit, and stale browser cookies from a previous run fail

@@ -2,7 +2,7 @@ import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { createServer, type ViteDevServer } from "vite";
 import { startEmulator, type RunningEmulator } from "../../demo/emulator/server.ts";
-import { startOidcServer, type OidcServer } from "../../demo/oidc/server.ts";
+import { startOidcServer, type OidcServer, type OidcServerOptions } from "../../demo/oidc/server.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -26,6 +26,8 @@ export interface DemoOptions {
    * `/demo/oauth2.html` and the e2e lab page `/test/e2e/pages/lab.html`.
    */
   oidcCallbackPaths?: string[];
+  /** More settings for the OpenID Connect server, e.g. `{ refreshTokens: true }`. */
+  oidcOptions?: Omit<OidcServerOptions, "redirectUris">;
 }
 
 /** The paths registered as redirect URIs by `startDemo({ oidc: true })` by default. */
@@ -62,6 +64,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers 
       port = await freePort();
       const origin = `http://127.0.0.1:${port}`;
       oidc = await startOidcServer({
+        ...options.oidcOptions,
         redirectUris: (options.oidcCallbackPaths ?? OIDC_CALLBACK_PATHS).map((path) => new URL(path, origin).href),
       });
       process.env.PKCE_DEMO_OIDC_ISSUER = oidc.issuer;

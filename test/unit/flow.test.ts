@@ -66,7 +66,7 @@ function oauth2Provider(options: Partial<OAuth2Options> = {}): Provider<OAuth2Re
     authorizationEndpoint: `${AS}/authorize`,
     tokenEndpoint: `${AS}/token`,
     redirectUri: pageUrl(),
-    scope: ["openid", "profile"],
+    scope: ["profile"],
     ...options,
   });
 }
@@ -112,7 +112,7 @@ const oauth2Case: ProviderCase<OAuth2Result> = {
   provider: () => oauth2Provider(),
   callback: oauth2Callback,
   success: () => json(200, OAUTH2_TOKENS),
-  result: () => ({ accessToken: KEY, tokenType: "Bearer", expiresIn: 3600, refreshToken: "rt-1", scope: "openid profile", idToken: "h.p.s", raw: OAUTH2_TOKENS }),
+  result: () => ({ accessToken: KEY, tokenType: "Bearer", expiresIn: 3600, expiresAt: expect.any(Number), refreshToken: "rt-1", scope: "openid profile", idToken: "h.p.s", raw: OAUTH2_TOKENS }),
   tokenUrl: `${AS}/token`,
   async checkRequest(call, tx, auth) {
     expect(call.request.headers.get("content-type")).toBe("application/x-www-form-urlencoded");
@@ -727,9 +727,9 @@ describe("failures at the token endpoint", () => {
       code: "invalid_response",
     },
     {
-      what: 'oauth2: 200 with expires_in "3600"',
+      what: 'oauth2: 200 with expires_in "-1"',
       provider: oauth2Case as ProviderCase<unknown>,
-      respond: () => json(200, { access_token: "x", token_type: "Bearer", expires_in: "3600" }),
+      respond: () => json(200, { access_token: "x", token_type: "Bearer", expires_in: "-1" }),
       code: "invalid_response",
     },
     {

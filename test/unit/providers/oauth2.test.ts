@@ -1,8 +1,10 @@
-import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { PkceError, discover, oauth2 } from "../../../src/index.ts";
 import type { OAuth2Options } from "../../../src/index.ts";
 import { rejection, thrown } from "../helpers/errors.ts";
 import { fetchRecorder, hang, json, text } from "../helpers/fetch.ts";
+import { goodClaims, jwt } from "../helpers/jwt.ts";
 
 const STATE = "fQ0Ab2YxT1n7cVvWqL3m9sR8uK4hJ6gE5dC2bA1zX0w";
 const CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -38,7 +40,7 @@ describe("oauth2() authorization URL", () => {
     { scope: ["openid", "profile", "email"], sent: "openid profile email" },
     { scope: ["openid"], sent: "openid" },
   ])("sends scope $scope as '$sent'", ({ scope, sent }) => {
-    expect(authUrl({ scope }).searchParams.get("scope")).toBe(sent);
+    expect(authUrl({ scope, issuer: "https://as.example" }).searchParams.get("scope")).toBe(sent);
   });
 
   it.each([{ scope: "" }, { scope: [] as string[] }])("leaves scope out when it is $scope", ({ scope }) => {
@@ -71,14 +73,19 @@ describe("oauth2() options", () => {
     expect(oauth2(OPTIONS).requireIssuer).toBe(false);
   });
 
-  it("gives clients of different servers or client ids different provider ids", () => {
+  it("gives clients of different servers, endpoints or client ids different provider ids", () => {
     const ids = new Set([
       oauth2(OPTIONS).id,
       oauth2({ ...OPTIONS, clientId: "other" }).id,
       oauth2({ ...OPTIONS, authorizationEndpoint: "https://other.example/authorize" }).id,
       oauth2({ ...OPTIONS, issuer: "https://as.example" }).id,
+      // Same issuer and client, another token endpoint (issue 16 item 10).
+      oauth2({ ...OPTIONS, issuer: "https://as.example", tokenEndpoint: "https://as.example/v2/token" }).id,
+      oauth2({ ...OPTIONS, issuer: "https://as.example", authorizationEndpoint: "https://as.example/v2/authorize" }).id,
     ]);
-    expect(ids.size).toBe(4);
+    expect(ids.size).toBe(6);
+    // The redirect URI and scope do not split transactions: one client, one server.
+    expect(oauth2({ ...OPTIONS, scope: "email" }).id).toBe(oauth2(OPTIONS).id);
     expect(oauth2(OPTIONS).id).toBe(oauth2({ ...OPTIONS }).id);
   });
 
@@ -101,7 +108,7 @@ describe("oauth2() options", () => {
     ["extraParams overriding client_id", { extraParams: { client_id: "evil" } }],
     ["extraParams overriding redirect_uri", { extraParams: { redirect_uri: "https://evil.example/" } }],
     ["extraParams overriding scope", { extraParams: { scope: "admin" } }],
-    ["an extraParams value that is no string", { extraParams: { prompt: 1 as unknown as string } }],
+    ["an extraParams value that is an object", { extraParams: { prompt: {} as unknown as string } }],
   ])("throws invalid_config for %s", (_, options) => {
     const error = thrown(() => oauth2({ ...OPTIONS, ...options }));
     expect(error).toBeInstanceOf(PkceError);
@@ -135,25 +142,225 @@ describe("oauth2() token request and result", () => {
   });
 
   it("maps every RFC 6749 5.1 field and keeps the whole body in raw", () => {
+    vi.spyOn(Date, "now").mockReturnValue(1_700_000_000_000);
     const body = { access_token: "at", token_type: "Bearer", expires_in: 3600, refresh_token: "rt", scope: "openid", id_token: "h.p.s", extra: { a: 1 } };
-    expect(provider.parseResult(body, {})).toEqual({ accessToken: "at", tokenType: "Bearer", expiresIn: 3600, refreshToken: "rt", scope: "openid", idToken: "h.p.s", raw: body });
+    expect(provider.parseResult(body, {})).toEqual({ accessToken: "at", tokenType: "Bearer", expiresIn: 3600, expiresAt: 1_700_003_600_000, refreshToken: "rt", scope: "openid", idToken: "h.p.s", raw: body });
   });
 
-  it("leaves optional fields out when they are absent or null", () => {
-    const result = provider.parseResult({ access_token: "at", token_type: "DPoP", refresh_token: null }, {});
-    expect(result).toEqual({ accessToken: "at", tokenType: "DPoP", raw: { access_token: "at", token_type: "DPoP", refresh_token: null } });
-    expect("refreshToken" in result).toBe(false);
+  it("leaves optional fields out when they are absent, null or empty strings", () => {
+    const body = { access_token: "at", token_type: "Bearer", refresh_token: null, scope: "", id_token: "", expires_in: "" };
+    const result = provider.parseResult(body, {});
+    expect(result).toEqual({ accessToken: "at", tokenType: "Bearer", raw: body });
+    for (const name of ["refreshToken", "scope", "idToken", "expiresIn", "expiresAt"]) expect(name in result).toBe(false);
+  });
+
+  it.each(["Bearer", "bearer", "BEARER", "bEaReR"])("accepts token_type %s (RFC 6749 7.1, case-insensitive) and keeps its spelling", (type) => {
+    expect(provider.parseResult({ access_token: "at", token_type: type }, {}).tokenType).toBe(type);
+  });
+
+  it.each(["mac", "DPoP", "N_A", "Bearer ", "Bearerx", "Basic"])("refuses token_type %j as invalid_response", (type) => {
+    const error = thrown(() => provider.parseResult({ access_token: "secret-at", token_type: type }, {}));
+    expect(error.code).toBe("invalid_response");
+    expect(error.message).not.toContain("secret-at");
+  });
+
+  it.each([
+    [3600, 3600],
+    ["3600", 3600],
+    [0, 0],
+    ["0", 0],
+    [1.5, 1.5],
+  ])("reads expires_in %j as %d and sets expiresAt from the clock when the answer arrived", (sent, seconds) => {
+    vi.spyOn(Date, "now").mockReturnValue(1_700_000_000_000);
+    const result = provider.parseResult({ access_token: "at", token_type: "Bearer", expires_in: sent }, {});
+    expect(result.expiresIn).toBe(seconds);
+    expect(result.expiresAt).toBe(1_700_000_000_000 + seconds * 1000);
   });
 
   it.each([
     ["no access_token", { token_type: "Bearer" }],
     ["no token_type", { access_token: "x" }],
     ["an empty access_token", { access_token: "", token_type: "Bearer" }],
-    ["expires_in as a string", { access_token: "x", token_type: "Bearer", expires_in: "3600" }],
+    ["a negative expires_in", { access_token: "x", token_type: "Bearer", expires_in: -1 }],
+    ["expires_in as a negative string", { access_token: "x", token_type: "Bearer", expires_in: "-1" }],
+    ["expires_in as a decimal string", { access_token: "x", token_type: "Bearer", expires_in: "3600.5" }],
+    ["expires_in as an exponent string", { access_token: "x", token_type: "Bearer", expires_in: "1e3" }],
+    ["expires_in as a padded string", { access_token: "x", token_type: "Bearer", expires_in: " 3600" }],
+    ["expires_in as digits beyond any finite number", { access_token: "x", token_type: "Bearer", expires_in: "9".repeat(400) }],
+    ["expires_in as a boolean", { access_token: "x", token_type: "Bearer", expires_in: true }],
     ["a refresh_token that is no string", { access_token: "x", token_type: "Bearer", refresh_token: 1 }],
     ["an id_token that is no string", { access_token: "x", token_type: "Bearer", id_token: {} }],
   ])("rejects a body with %s as invalid_response", (_, body) => {
     expect(thrown(() => provider.parseResult(body, {})).code).toBe("invalid_response");
+  });
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("oauth2() parameters: extraParams and per-request params", () => {
+  const RESERVED = ["response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method", "response_mode", "request", "request_uri"];
+  // Every reserved name in several spellings: as is, upper case, mixed case, padded with whitespace.
+  const variants = RESERVED.flatMap((name) => [name, name.toUpperCase(), name[0]!.toUpperCase() + name.slice(1), ` ${name}`, `${name}\t`, `\n${name.toUpperCase()} `]);
+
+  it.each(variants)("refuses extraParams %j with invalid_config", (name) => {
+    const error = thrown(() => oauth2({ ...OPTIONS, extraParams: { [name]: "x" } }));
+    expect(error.code).toBe("invalid_config");
+  });
+
+  it.each(variants)("refuses per-request params %j with invalid_argument", (name) => {
+    const provider = oauth2(OPTIONS);
+    const error = thrown(() => provider.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256", params: { [name]: "x" } }));
+    expect(error.code).toBe("invalid_argument");
+  });
+
+  it("refuses every reserved name in any mix of case with any surrounding whitespace, in params and extraParams (property)", () => {
+    const provider = oauth2(OPTIONS);
+    const spaced = fc
+      .record({
+        name: fc.constantFrom(...RESERVED),
+        upper: fc.array(fc.boolean(), { minLength: 21, maxLength: 21 }),
+        before: fc.string({ unit: fc.constantFrom(" ", "\t", "\n", "\r", "\u00a0", "\u2028", "\ufeff"), maxLength: 3 }),
+        after: fc.string({ unit: fc.constantFrom(" ", "\t", "\n", "\r", "\u00a0", "\u2028", "\ufeff"), maxLength: 3 }),
+      })
+      .map(({ name, upper, before, after }) => before + [...name].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join("") + after);
+    fc.assert(
+      fc.property(spaced, fc.oneof(fc.string(), fc.integer(), fc.boolean()), (name, value) => {
+        expect(thrown(() => provider.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256", params: { [name]: value } })).code).toBe("invalid_argument");
+        expect(thrown(() => oauth2({ ...OPTIONS, extraParams: { [name]: value } })).code).toBe("invalid_config");
+      }),
+    );
+  });
+
+  it.each(["prompt=login", ["prompt", "login"], 5])("refuses params or extraParams that are not an object (%j)", (params) => {
+    const provider = oauth2(OPTIONS);
+    const given = params as unknown as Record<string, string>;
+    expect(thrown(() => provider.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256", params: given })).code).toBe("invalid_argument");
+    expect(thrown(() => oauth2({ ...OPTIONS, extraParams: given })).code).toBe("invalid_config");
+  });
+
+  it("accepts names that only contain a reserved one (control for the property above)", () => {
+    const url = authUrl({ extraParams: { "x-state": "1", scopes: "2", nonce_hint: "3", "code challenge": "4" } });
+    expect(url.searchParams.get("x-state")).toBe("1");
+    expect(url.searchParams.get("nonce_hint")).toBe("3");
+  });
+
+  it.each([null, undefined, {}, [], () => "x", Symbol("x"), 10n])("refuses a params value of type %s", (value) => {
+    const provider = oauth2(OPTIONS);
+    const params = { prompt: value } as unknown as Record<string, string>;
+    expect(thrown(() => provider.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256", params })).code).toBe("invalid_argument");
+    expect(thrown(() => oauth2({ ...OPTIONS, extraParams: params })).code).toBe("invalid_config");
+  });
+
+  it("sends strings, numbers and booleans as String(value); params win over extraParams for this request only", () => {
+    const provider = oauth2({ ...OPTIONS, extraParams: { prompt: "consent", max_age: 0, audience: "https://api.example" } });
+    const url = provider.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256", params: { prompt: "login", login_hint: "alice@example.com", ui_locales: "de", foo: true, max_age: 300 } });
+    expect(url.searchParams.getAll("prompt")).toEqual(["login"]);
+    expect(url.searchParams.get("login_hint")).toBe("alice@example.com");
+    expect(url.searchParams.get("foo")).toBe("true");
+    expect(url.searchParams.getAll("max_age")).toEqual(["300"]);
+    expect(url.searchParams.get("audience")).toBe("https://api.example");
+    expect(url.searchParams.get("state")).toBe(STATE);
+    const next = provider.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256" });
+    expect(next.searchParams.get("prompt")).toBe("consent");
+    expect(next.searchParams.get("max_age")).toBe("0");
+    expect(next.searchParams.has("login_hint")).toBe(false);
+  });
+});
+
+describe("oauth2() OpenID Connect", () => {
+  const ISSUER = "https://as.example";
+  const NONCE = "n-0S6_WzA2Mj";
+  const oidc = oauth2({ ...OPTIONS, issuer: ISSUER, scope: ["openid", "profile"] });
+  const body = (claims: Record<string, unknown> = goodClaims(), extra: Record<string, unknown> = {}) => ({ access_token: "secret-at", token_type: "Bearer", id_token: jwt(claims), ...extra });
+
+  it.each([
+    ["openid", true],
+    ["openid profile", true],
+    ["profile  openid", true],
+    [["email", "openid"], true],
+    ["profile", false],
+    ["openidx", false],
+    [undefined, false],
+  ])("with scope %j asks the flow for a nonce: %s", (scope, nonce) => {
+    expect(oauth2({ ...OPTIONS, issuer: ISSUER, scope: scope as string }).nonce).toBe(nonce);
+  });
+
+  it("requires an issuer when the scope includes openid", () => {
+    expect(thrown(() => oauth2({ ...OPTIONS, scope: "openid" })).code).toBe("invalid_config");
+    expect(thrown(() => oauth2({ ...OPTIONS, scope: ["profile", "openid"] })).message).toMatch(/issuer/);
+    expect(oauth2({ ...OPTIONS, scope: "profile" }).issuer).toBeUndefined();
+  });
+
+  it("sends the transaction's nonce in the authorization URL", () => {
+    const url = oidc.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256", nonce: NONCE });
+    expect(url.searchParams.get("nonce")).toBe(NONCE);
+    expect(oidc.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256" }).searchParams.has("nonce")).toBe(false);
+  });
+
+  it("checks the ID token against the issuer, client and nonce, and gives its claims, frozen", () => {
+    const claims = goodClaims({ name: "Alice" });
+    const result = oidc.parseResult(body(claims), { nonce: NONCE });
+    expect(result.claims).toEqual(claims);
+    expect(Object.isFrozen(result.claims)).toBe(true);
+    expect(result.idToken).toBe(jwt(claims));
+  });
+
+  it.each<[string, Record<string, unknown>, string | undefined]>([
+    ["another nonce", goodClaims({ nonce: "other" }), NONCE],
+    ["another audience", goodClaims({ aud: "other-client" }), NONCE],
+    ["another issuer", goodClaims({ iss: "https://evil.example" }), NONCE],
+    ["a nonce although the transaction sent none", goodClaims(), undefined],
+  ])("refuses an ID token with %s as invalid_id_token, with nothing of the response in the error", (_, claims, nonce) => {
+    const response = body(claims, { refresh_token: "secret-rt" });
+    const error = thrown(() => oidc.parseResult(response, { nonce }));
+    expect(error.code).toBe("invalid_id_token");
+    for (const secret of ["secret-at", "secret-rt", response.id_token, NONCE]) {
+      expect(error.message).not.toContain(secret);
+      expect(String(error.stack)).not.toContain(secret);
+    }
+  });
+
+  it("refuses a token response without id_token, unless its scope shows openid was not granted", () => {
+    expect(thrown(() => oidc.parseResult({ access_token: "at", token_type: "Bearer" }, { nonce: NONCE })).code).toBe("invalid_id_token");
+    expect(thrown(() => oidc.parseResult({ access_token: "at", token_type: "Bearer", scope: "openid profile" }, { nonce: NONCE })).code).toBe("invalid_id_token");
+    expect(thrown(() => oidc.parseResult({ access_token: "at", token_type: "Bearer", id_token: "" }, { nonce: NONCE })).code).toBe("invalid_id_token");
+    const result = oidc.parseResult({ access_token: "at", token_type: "Bearer", scope: "profile" }, { nonce: NONCE });
+    expect(result.accessToken).toBe("at");
+    expect("claims" in result).toBe(false);
+  });
+
+  it("checks the token type before the ID token", () => {
+    expect(thrown(() => oidc.parseResult(body(goodClaims(), { token_type: "mac" }), { nonce: NONCE })).code).toBe("invalid_response");
+  });
+
+  it("leaves an ID token unchecked and without claims when the scope has no openid", () => {
+    const plain = oauth2({ ...OPTIONS, scope: "profile" });
+    const result = plain.parseResult(body(goodClaims({ aud: "someone-else" })), {});
+    expect(result.idToken).toBeTruthy();
+    expect("claims" in result).toBe(false);
+  });
+});
+
+describe("oauth2() optional endpoints", () => {
+  it("keeps userinfo, revocation and end-session endpoints, normalised", () => {
+    const provider = oauth2({ ...OPTIONS, userinfoEndpoint: "https://as.example/me", revocationEndpoint: "http://127.0.0.1:9/revoke", endSessionEndpoint: "https://as.example/logout?x=1" });
+    expect(provider).toMatchObject({
+      clientId: "my-spa",
+      authorizationEndpoint: "https://as.example/authorize",
+      tokenEndpoint: "https://as.example/token",
+      userinfoEndpoint: "https://as.example/me",
+      revocationEndpoint: "http://127.0.0.1:9/revoke",
+      endSessionEndpoint: "https://as.example/logout?x=1",
+    });
+    expect(oauth2(OPTIONS).userinfoEndpoint).toBeUndefined();
+  });
+
+  it.each(["userinfoEndpoint", "revocationEndpoint", "endSessionEndpoint"])("refuses an insecure or malformed %s with invalid_config naming it", (name) => {
+    for (const value of ["http://as.example/x", "https://u:p@as.example/x", "https://as.example/x#f", "not a url", 5]) {
+      const error = thrown(() => oauth2({ ...OPTIONS, [name]: value }));
+      expect(error.code).toBe("invalid_config");
+      expect(error.message.startsWith(name)).toBe(true);
+    }
   });
 });
 
@@ -262,5 +469,47 @@ describe("discover", () => {
     const recorder = fetchRecorder(() => json(200, metadata({ issuer })));
     expect((await rejection(discover(issuer, { ...CLIENT, fetch: recorder.fetch }))).code).toBe("invalid_config");
     expect(recorder.calls).toHaveLength(0);
+  });
+
+  it("exposes the validated metadata, deep-frozen, and fills the optional endpoints from it", async () => {
+    const doc = metadata({
+      userinfo_endpoint: `${ISSUER}/me`,
+      revocation_endpoint: `${ISSUER}/token/revocation`,
+      end_session_endpoint: `${ISSUER}/session/end`,
+      scopes_supported: ["openid", "email"],
+      mtls_endpoint_aliases: { token_endpoint: `${ISSUER}/mtls/token` },
+    });
+    const recorder = fetchRecorder(() => json(200, doc));
+    const provider = await discover(ISSUER, { ...CLIENT, scope: "openid", fetch: recorder.fetch });
+    expect(provider.metadata).toEqual(doc);
+    expect(Object.isFrozen(provider.metadata)).toBe(true);
+    expect(Object.isFrozen(provider.metadata!["scopes_supported"])).toBe(true);
+    expect(Object.isFrozen(provider.metadata!["mtls_endpoint_aliases"])).toBe(true);
+    expect(provider).toMatchObject({ userinfoEndpoint: `${ISSUER}/me`, revocationEndpoint: `${ISSUER}/token/revocation`, endSessionEndpoint: `${ISSUER}/session/end`, nonce: true });
+    // The provider still works as one: an ID token is checked against the discovered issuer.
+    expect(provider.parseResult({ access_token: "at", token_type: "Bearer", id_token: jwt(goodClaims({}, { iss: ISSUER })) }, { nonce: "n-0S6_WzA2Mj" }).claims?.sub).toBe("alice");
+  });
+
+  it("leaves endpoints the metadata does not name undefined", async () => {
+    const recorder = fetchRecorder(() => json(200, metadata()));
+    const provider = await discover(ISSUER, { ...CLIENT, fetch: recorder.fetch });
+    expect([provider.userinfoEndpoint, provider.revocationEndpoint, provider.endSessionEndpoint]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it.each([
+    ["userinfo_endpoint", "http://as.example/me"],
+    ["revocation_endpoint", "https://u:p@as.example/revoke"],
+    ["end_session_endpoint", "javascript:alert(1)"],
+    ["userinfo_endpoint", 42],
+  ])("refuses metadata whose %s is %j as invalid_config", async (name, value) => {
+    const recorder = fetchRecorder(() => json(200, metadata({ [name]: value })));
+    expect((await rejection(discover(ISSUER, { ...CLIENT, fetch: recorder.fetch }))).code).toBe("invalid_config");
+  });
+
+  it("names the expected and the received issuer when they differ", async () => {
+    const recorder = fetchRecorder(() => json(200, metadata({ issuer: "https://evil.example" })));
+    const error = await rejection(discover(ISSUER, { ...CLIENT, fetch: recorder.fetch }));
+    expect(error.message).toMatch(/issuer differs/);
+    expect(error.message).toContain(`expected ${ISSUER}, got https://evil.example`);
   });
 });
