@@ -521,6 +521,16 @@ describe("openRouter() providers in a flow", () => {
     expect(storage.keys()).toEqual([]);
   });
 
+  it("headless: popup() is refused before any window opens, and nothing is stored", async () => {
+    const storage = new MemoryStorage();
+    const open = vi.spyOn(globalThis, "open").mockImplementation(() => null);
+    const flow = createFlow(openRouter({ headless: true }), { storage });
+    expect((await rejection(flow.popup())).code).toBe("invalid_config");
+    expect(open).not.toHaveBeenCalled();
+    expect(storage.keys()).toEqual([]);
+    expect(flow.snapshot()).toMatchObject({ status: "failed", error: { code: "invalid_config" } });
+  });
+
   it("a redirect flow and a headless flow on one storage never take each other's transactions", async () => {
     const storage = new MemoryStorage();
     const recorder = fetchRecorder(() => json(200, KEY_BODY));
