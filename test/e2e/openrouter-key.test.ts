@@ -41,6 +41,15 @@ async function openInNewTab(selector: string): Promise<Page> {
   return tab;
 }
 
+/** On the demo, asks for a headless link and opens it in a new tab: the emulator's consent page. */
+async function openHeadlessLink(): Promise<Page> {
+  await page.goto(`${servers.app}/`);
+  await page.click("#paste-panel summary");
+  await page.click("#headless-start");
+  await page.waitForSelector("#headless-link:not([hidden])");
+  return openInNewTab("#headless-link");
+}
+
 /** What the emulator itself answers for `key` at GET /api/v1/key. */
 async function keyData(key: string): Promise<Record<string, unknown>> {
   const res = await fetch(`${servers.emulator.url}/api/v1/key`, { headers: { Authorization: `Bearer ${key}` } });
@@ -197,11 +206,7 @@ describe("Can't redirect? Paste a code (headless)", () => {
   });
 
   it("a second paste of the same code sends nothing and says no sign-in is pending", async () => {
-    await page.goto(`${servers.app}/`);
-    await page.click("#paste-panel summary");
-    await page.click("#headless-start");
-    await page.waitForSelector("#headless-link:not([hidden])");
-    const tab = await openInNewTab("#headless-link");
+    const tab = await openHeadlessLink();
     await Promise.all([tab.waitForSelector("#code"), tab.click("#allow")]);
     const code = (await text(tab, "#code"))!;
     await page.fill("#paste-code", code);
@@ -214,11 +219,7 @@ describe("Can't redirect? Paste a code (headless)", () => {
   });
 
   it("the code still works after the app page was reloaded in between (the sign-in waits in sessionStorage)", async () => {
-    await page.goto(`${servers.app}/`);
-    await page.click("#paste-panel summary");
-    await page.click("#headless-start");
-    await page.waitForSelector("#headless-link:not([hidden])");
-    const tab = await openInNewTab("#headless-link");
+    const tab = await openHeadlessLink();
     await page.reload();
     await Promise.all([tab.waitForSelector("#code"), tab.click("#allow")]);
     await page.click("#paste-panel summary");
