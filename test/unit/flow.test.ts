@@ -151,7 +151,7 @@ describe("authorize() and start()", () => {
     expect(auth.searchParams.get("code_challenge")).toBe(await createCodeChallenge(tx!.codeVerifier));
     expect(auth.searchParams.get("code_challenge_method")).toBe("S256");
     expect(auth.searchParams.get("callback_url")).toBe(`${pageUrl()}?keep=1&state=${tx!.state}`);
-    expect(tx).toMatchObject({ codeChallengeMethod: "S256", provider: "openrouter", issuer: null, returnTo: null, redirectUri: `${pageUrl()}?keep=1` });
+    expect(tx).toMatchObject({ codeChallengeMethod: "S256", provider: `openrouter ${OPENROUTER}`, issuer: null, returnTo: null, redirectUri: `${pageUrl()}?keep=1` });
     expect(sessionStorage.getItem(PREFIX + tx!.state)).not.toBeNull();
   });
 
