@@ -19,6 +19,17 @@ export const CHROMIUM = {
   ],
 };
 
+/**
+ * Debian's Firefox ESR through playwright-core's WebDriver BiDi (channel "moz-firefox"): no
+ * Juggler-patched Firefox download. playwright-core is pinned to 1.64.1 because 1.65 sends a BiDi
+ * command ESR 153 does not have. Site icons off: their fetches on every page load only add noise.
+ */
+export const FIREFOX = {
+  channel: "moz-firefox",
+  executablePath: process.env.FIREFOX_PATH ?? "/usr/bin/firefox-esr",
+  firefoxUserPrefs: { "browser.chrome.site_icons": false },
+};
+
 export default defineConfig({
   // `npm run demo`: the demo pages, the OpenRouter emulator under /openrouter and an OpenID
   // Connect server on its own port. PKCE_DEMO_EMULATOR_URL points the pages at another emulator.
@@ -54,8 +65,11 @@ export default defineConfig({
           browser: {
             enabled: true,
             headless: true,
-            provider: playwright({ launchOptions: CHROMIUM }),
-            instances: [{ browser: "chromium" }],
+            // Every unit test, in Chromium and in Firefox (WebKit: see README "Browser support").
+            instances: [
+              { browser: "chromium", provider: playwright({ launchOptions: CHROMIUM }) },
+              { browser: "firefox", provider: playwright({ launchOptions: FIREFOX }) },
+            ],
             screenshotFailures: false,
           },
         },
