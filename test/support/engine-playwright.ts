@@ -85,7 +85,7 @@ function wrapContext(name: "chromium" | "firefox", raw: BrowserContext): EngineC
       isVisible: (selector) => page.isVisible(selector),
       isHidden: (selector) => page.isHidden(selector),
       content: () => page.content(),
-      evaluate: <R, A>(fn: (arg: A) => R | Promise<R>, arg?: A) => page.evaluate(fn as (arg: A) => Promise<R>, arg as A) as Promise<R>,
+      evaluate: <R, A>(fn: (arg: A) => R | Promise<R>, arg?: A) => page.evaluate(fn as (arg: unknown) => Promise<R>, arg as unknown) as Promise<R>,
       async waitForSelector(selector, options: SelectorWaitOptions = {}) {
         await page.waitForSelector(selector, { state: options.state ?? "visible", ...timeout(options) });
       },

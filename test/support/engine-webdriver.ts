@@ -61,11 +61,10 @@ function startXvfb(): Promise<{ display: string; process: ChildProcess }> {
 
 /** Raw W3C WebDriver over HTTP. */
 async function request(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: body === undefined ? {} : { "Content-Type": "application/json; charset=utf-8" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const response = await fetch(
+    `${base}${path}`,
+    body === undefined ? { method } : { method, headers: { "Content-Type": "application/json; charset=utf-8" }, body: JSON.stringify(body) },
+  );
   const json = (await response.json()) as { value: unknown };
   const value = json.value as { error?: string; message?: string } | null;
   if (!response.ok || (value && typeof value === "object" && typeof value.error === "string")) {
