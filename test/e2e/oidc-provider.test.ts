@@ -1,15 +1,15 @@
 /**
  * Smoke test of the oidc-provider harness (demo/oidc/server.ts), without the library: proves the
  * server offers what `discover()` / `oauth2()` and `parseCallback()` need (discovery metadata,
- * S256, RFC 9207 `iss`, a cross-origin token endpoint) using hand-built requests in real Chromium.
+ * S256, RFC 9207 `iss`, a cross-origin token endpoint) using hand-built requests in real Chromium,
+ * Firefox and WebKit.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startOidcServer, type OidcServer } from "../../demo/oidc/server.ts";
-import { launchChromium } from "../support/browser.ts";
+import { forEachEngine, type EnginePage } from "../support/engine.ts";
 import { cancelOidcConsent, completeOidcLogin } from "../support/oidc-login.ts";
 
 interface TokenReply {
@@ -46,16 +46,13 @@ async function stopServer(server: Server): Promise<void> {
 }
 
 describe("oidc-provider harness", () => {
-  let browser: Browser;
   let app: { origin: string; server: Server };
   let oidc: OidcServer;
   let redirectUri: string;
   let discovery: Record<string, unknown>;
-  let context: BrowserContext;
-  let page: Page;
 
   beforeAll(async () => {
-    [browser, app] = await Promise.all([launchChromium(), startApp()]);
+    app = await startApp();
     redirectUri = `${app.origin}/callback`;
     oidc = await startOidcServer({ redirectUris: [redirectUri] });
     const response = await fetch(`${oidc.issuer}/.well-known/openid-configuration`);
@@ -64,17 +61,47 @@ describe("oidc-provider harness", () => {
   });
 
   afterAll(async () => {
-    await Promise.all([browser?.close(), oidc?.close(), app && stopServer(app.server)]);
+    await Promise.all([oidc?.close(), app && stopServer(app.server)]);
   });
 
+  // No browser in this one: once, outside the engines.
+  it("mutateDiscovery rewrites only the served discovery document", async () => {
+    const tampered = await startOidcServer({
+      redirectUris: [redirectUri],
+      issuerPath: "/tenant",
+      mutateDiscovery: (doc) => ({
+        ...doc,
+        issuer: "http://127.0.0.1:1/evil",
+        code_challenge_methods_supported: ["plain"],
+        token_endpoint: "http://auth.example.com/token",
+      }),
+    });
+    try {
+      expect(tampered.issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/tenant$/);
+      const doc = (await (await fetch(`${tampered.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+      expect(doc.issuer).toBe("http://127.0.0.1:1/evil");
+      expect(doc.code_challenge_methods_supported).toEqual(["plain"]);
+      expect(doc.token_endpoint).toBe("http://auth.example.com/token");
+      // Untouched fields still come from the provider, mounted under issuerPath.
+      expect(doc.authorization_endpoint).toBe(`${tampered.issuer}/auth`);
+
+      tampered.setMutateDiscovery(undefined);
+      const plain = (await (await fetch(`${tampered.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+      expect(plain.issuer).toBe(tampered.issuer);
+      expect(plain.code_challenge_methods_supported).toEqual(["S256"]);
+      expect(plain.token_endpoint).toBe(`${tampered.issuer}/token`);
+    } finally {
+      await tampered.close();
+    }
+    // The shared server was never affected.
+    const shared = (await (await fetch(`${oidc.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(shared.issuer).toBe(oidc.issuer);
+
+  forEachEngine((engine) => {
+  let page: EnginePage;
   beforeEach(async () => {
     // A fresh context per test: no session or grant carried over, so login + consent always show.
-    context = await browser.newContext();
-    page = await context.newPage();
-  });
-
-  afterEach(async () => {
-    await context.close();
+    page = await engine.newPage();
   });
 
   function authorizationUrl(params: { state: string; challenge: string; scope?: string; prompt?: string }): string {
@@ -247,36 +274,6 @@ describe("oidc-provider harness", () => {
     }
   });
 
-  it("mutateDiscovery rewrites only the served discovery document", async () => {
-    const tampered = await startOidcServer({
-      redirectUris: [redirectUri],
-      issuerPath: "/tenant",
-      mutateDiscovery: (doc) => ({
-        ...doc,
-        issuer: "http://127.0.0.1:1/evil",
-        code_challenge_methods_supported: ["plain"],
-        token_endpoint: "http://auth.example.com/token",
-      }),
-    });
-    try {
-      expect(tampered.issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/tenant$/);
-      const doc = (await (await fetch(`${tampered.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
-      expect(doc.issuer).toBe("http://127.0.0.1:1/evil");
-      expect(doc.code_challenge_methods_supported).toEqual(["plain"]);
-      expect(doc.token_endpoint).toBe("http://auth.example.com/token");
-      // Untouched fields still come from the provider, mounted under issuerPath.
-      expect(doc.authorization_endpoint).toBe(`${tampered.issuer}/auth`);
-
-      tampered.setMutateDiscovery(undefined);
-      const plain = (await (await fetch(`${tampered.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
-      expect(plain.issuer).toBe(tampered.issuer);
-      expect(plain.code_challenge_methods_supported).toEqual(["S256"]);
-      expect(plain.token_endpoint).toBe(`${tampered.issuer}/token`);
-    } finally {
-      await tampered.close();
-    }
-    // The shared server was never affected.
-    const shared = (await (await fetch(`${oidc.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
-    expect(shared.issuer).toBe(oidc.issuer);
   });
+});
 });
