@@ -95,6 +95,9 @@ function wrapContext(name: "chromium" | "firefox", raw: BrowserContext): EngineC
       async waitForFunction(fn, arg, options) {
         await page.waitForFunction(fn as (arg: unknown) => unknown, arg, timeout(options));
       },
+      async cookies() {
+        return (await raw.cookies(page.url())).map(({ name, value }) => ({ name, value }));
+      },
       sessionStorageKeys: (prefix = "") =>
         page.evaluate((p) => Object.keys(sessionStorage).filter((key) => key.startsWith(p)).sort(), prefix),
       async waitForPopup(options) {

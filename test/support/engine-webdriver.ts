@@ -407,6 +407,11 @@ class WebDriverPage implements EnginePage {
     await poll(`the function ${fn.toString().slice(0, 80)}`, async () => ((await this.evaluate(fn, arg as A)) ? true : undefined), options?.timeout ?? DEFAULT_TIMEOUT);
   }
 
+  async cookies(): Promise<Array<{ name: string; value: string }>> {
+    const all = (await this.run((cmd) => cmd("GET", "/cookie"))) as Array<{ name: string; value: string }>;
+    return all.map(({ name, value }) => ({ name, value }));
+  }
+
   sessionStorageKeys(prefix = ""): Promise<string[]> {
     return this.evaluate((p) => Object.keys(sessionStorage).filter((key) => key.startsWith(p)).sort(), prefix);
   }

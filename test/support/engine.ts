@@ -99,6 +99,8 @@ export interface EnginePage {
   waitForURL(url: UrlMatcher, options?: WaitOptions): Promise<void>;
   /** Polls `fn(arg)` in the page until it returns something truthy (navigations in between are fine). */
   waitForFunction<A = undefined>(fn: (arg: A) => unknown, arg?: A, options?: WaitOptions): Promise<void>;
+  /** The cookies the browser would send to the page's current URL, HttpOnly ones included. */
+  cookies(): Promise<Array<{ name: string; value: string }>>;
   /** The page's own sessionStorage keys (optionally only those starting with `prefix`), sorted. */
   sessionStorageKeys(prefix?: string): Promise<string[]>;
   /**

@@ -101,3 +101,51 @@ export async function cancelOidcLogin(page: LoginPage, options: OidcLoginOptions
   await page.click(CANCEL_LINK, { timeout });
   return finish(page, options);
 }
+
+/**
+ * Answers the server's Sign-in and Authorize pages from Node, with a cookie jar of its own, for an
+ * authorization URL the page under test built (its transaction stays in the browser), and returns
+ * the callback URL the server redirects to, WITHOUT the browser following it. For tests that must
+ * alter the callback before the browser loads it, in any engine (WebDriver classic cannot rewrite
+ * a redirect).
+ */
+export async function signInWithoutBrowser(authorizationUrl: string, options: { login?: string; password?: string } = {}): Promise<URL> {
+  const jar = new Map<string, string>();
+  const origin = new URL(authorizationUrl).origin;
+  const send = async (url: URL, body?: URLSearchParams): Promise<Response> => {
+    const response = await fetch(url, {
+      method: body ? "POST" : "GET",
+      redirect: "manual",
+      headers: {
+        cookie: [...jar].map(([name, value]) => `${name}=${value}`).join("; "),
+        ...(body ? { "content-type": "application/x-www-form-urlencoded" } : {}),
+      },
+      ...(body ? { body } : {}),
+    });
+    for (const cookie of response.headers.getSetCookie()) {
+      const [pair] = cookie.split(";");
+      const at = pair!.indexOf("=");
+      jar.set(pair!.slice(0, at).trim(), pair!.slice(at + 1).trim());
+    }
+    return response;
+  };
+  let url = new URL(authorizationUrl);
+  let body: URLSearchParams | undefined;
+  for (let hop = 0; hop < 12; hop++) {
+    const response = await send(url, body);
+    body = undefined;
+    const location = response.headers.get("location");
+    if (location) {
+      const next = new URL(location, url);
+      if (next.origin !== origin) return next;
+      url = next;
+      continue;
+    }
+    // An interaction page: answer the prompt it shows, at its own address.
+    const html = await response.text();
+    const prompt = /name="prompt" value="(login|consent)"/.exec(html)?.[1];
+    if (response.status !== 200 || !prompt) throw new Error(`signInWithoutBrowser: unexpected ${response.status} at ${url.pathname}`);
+    body = new URLSearchParams(prompt === "login" ? { prompt, login: options.login ?? "alice", password: options.password ?? "password" } : { prompt });
+  }
+  throw new Error("signInWithoutBrowser: too many redirects");
+}
