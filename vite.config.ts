@@ -116,7 +116,9 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,
-          fileParallelism: false,
+          // Files in parallel: each starts its own servers on free ports and its own browsers.
+          fileParallelism: true,
+          maxWorkers: 2,
         },
       },
     ],

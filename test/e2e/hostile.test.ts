@@ -167,11 +167,14 @@ async function expectStayed(watched: Watched, outcome: StartOutcome, code: strin
 }
 
 
+/** The current test's page and what is watched of it (set by the engine's beforeEach). */
+let current: Watched;
+
 forEachEngine((engine) => {
   let watched: Watched;
   let page: EnginePage;
   beforeEach(async () => {
-    watched = await watch(engine);
+    current = watched = await watch(engine);
     page = watched.page;
   });
   const status = (value: string) => page.waitForSelector(`#status[data-status="${value}"]`);
@@ -220,136 +223,138 @@ forEachEngine((engine) => {
       expect(emulator.emulator.log.exchanges).toEqual([]);
     });
   });
+
+  // What follows needs what only the Playwright engines give: request headers, routes (a page on
+  // the genuinely insecure origin http://app.test, since the tests talk to loopback only, and every
+  // loopback origin is a secure context), scripts that run before the page's own (to take
+  // crypto.subtle or storage away) and frame handles. WebDriver classic has none of these, so
+  // these cases are declared for Chromium and Firefox only, not for WebKit.
+  if (engine.name !== "webkit") playwrightOnly(engine);
 });
 
-// What follows needs what only the Playwright engines give: request headers, routes (a page on
-// the genuinely insecure origin http://app.test, since the tests talk to loopback only, and every
-// loopback origin is a secure context), scripts that run before the page's own (to take
-// crypto.subtle or storage away) and frame handles. WebDriver classic has none of these, so WebKit
-// sits these out.
-forEachEngine(
-  (engine) => {
-    let watched: Watched;
-    let page: EnginePage;
-    let raw: Page;
-    let context: BrowserContext;
-    beforeEach(async () => {
-      watched = await watch(engine);
-      page = watched.page;
-      ({ page: raw, context } = watched.playwright!);
+/** The cases for the Playwright engines only, inside that engine's `forEachEngine` describe. */
+function playwrightOnly(engine: EngineHandle): void {
+  let watched: Watched;
+  let page: EnginePage;
+  let raw: Page;
+  let context: BrowserContext;
+  beforeEach(() => {
+    // The engine's own beforeEach (above) has opened the page already.
+    watched = current;
+    page = watched.page;
+    if (!watched.playwright) throw new Error(`${engine.name} is not a Playwright engine`);
+    ({ page: raw, context } = watched.playwright);
+  });
+  const status = (value: string) => page.waitForSelector(`#status[data-status="${value}"]`);
+
+  describe("a page whose own Referrer-Policy would leak its URL", () => {
+    it("sends the token request without a Referer even under unsafe-url", async () => {
+      const url = `${app}/hostile-leaky/csp-iife.html`;
+      const sent: Array<{ url: string; method: string; referer: string | undefined }> = [];
+      context.on("request", (request) => {
+        if (!request.url().startsWith(emulator.url)) return;
+        void request.allHeaders().then((headers) => sent.push({ url: request.url(), method: request.method(), referer: headers["referer"] }));
+      });
+      await page.goto(url);
+      await status("idle");
+      await Promise.all([page.waitForURL(`${emulator.url}/auth?**`), page.click("#connect")]);
+      await Promise.all([page.waitForURL(`${url}?**`), page.click("#allow")]);
+      await status("authorized");
+      await expect.poll(() => sent.some((r) => r.method === "POST" && r.url === `${emulator.url}/api/v1/auth/keys`)).toBe(true);
+      // The page's policy is really leaky: its navigation to /auth carried the full page URL.
+      expect(sent.find((r) => r.url.startsWith(`${emulator.url}/auth?`))?.referer).toBe(url);
+      // The library's token request carried none.
+      const exchange = sent.filter((r) => r.method === "POST" && r.url === `${emulator.url}/api/v1/auth/keys`);
+      expect(exchange).toHaveLength(1);
+      expect(exchange[0]!.referer).toBeUndefined();
     });
-    const status = (value: string) => page.waitForSelector(`#status[data-status="${value}"]`);
+  });
 
-    describe("a page whose own Referrer-Policy would leak its URL", () => {
-      it("sends the token request without a Referer even under unsafe-url", async () => {
-        const url = `${app}/hostile-leaky/csp-iife.html`;
-        const sent: Array<{ url: string; method: string; referer: string | undefined }> = [];
-        context.on("request", (request) => {
-          if (!request.url().startsWith(emulator.url)) return;
-          void request.allHeaders().then((headers) => sent.push({ url: request.url(), method: request.method(), referer: headers["referer"] }));
-        });
-        await page.goto(url);
-        await status("idle");
-        await Promise.all([page.waitForURL(`${emulator.url}/auth?**`), page.click("#connect")]);
-        await Promise.all([page.waitForURL(`${url}?**`), page.click("#allow")]);
-        await status("authorized");
-        await expect.poll(() => sent.some((r) => r.method === "POST" && r.url === `${emulator.url}/api/v1/auth/keys`)).toBe(true);
-        // The page's policy is really leaky: its navigation to /auth carried the full page URL.
-        expect(sent.find((r) => r.url.startsWith(`${emulator.url}/auth?`))?.referer).toBe(url);
-        // The library's token request carried none.
-        const exchange = sent.filter((r) => r.method === "POST" && r.url === `${emulator.url}/api/v1/auth/keys`);
-        expect(exchange).toHaveLength(1);
-        expect(exchange[0]!.referer).toBeUndefined();
+  describe("an insecure context", () => {
+    it("refuses to start on a genuinely insecure origin (http://app.test) with crypto_unavailable, before any navigation", async () => {
+      await raw.route("http://app.test/**", (route) => {
+        const { status: code, headers, body } = serve(new URL(route.request().url()).pathname);
+        return route.fulfill({ status: code, headers, body });
       });
-    });
-
-    describe("an insecure context", () => {
-      it("refuses to start on a genuinely insecure origin (http://app.test) with crypto_unavailable, before any navigation", async () => {
-        await raw.route("http://app.test/**", (route) => {
-          const { status: code, headers, body } = serve(new URL(route.request().url()).pathname);
-          return route.fulfill({ status: code, headers, body });
-        });
-        const url = "http://app.test/hostile/probe.html";
-        await page.goto(url);
-        await status("idle");
-        expect(await page.evaluate(() => [window.isSecureContext, typeof crypto.subtle])).toEqual([false, "undefined"]);
-        const outcome = await startIn(page);
-        await expectStayed(watched, outcome, "crypto_unavailable", url, await page.url());
-        // Never a silent fallback to plain: nothing was stored for a later callback either.
-        expect(outcome.pkceKeys).toEqual([]);
-      });
-
-      it("refuses to start with crypto_unavailable when crypto.subtle is gone from a secure page", async () => {
-        await raw.addInitScript(() => {
-          Object.defineProperty(Crypto.prototype, "subtle", { configurable: true, get: () => undefined });
-        });
-        const url = `${app}/hostile/probe.html`;
-        await page.goto(url);
-        await status("idle");
-        expect(await page.evaluate(() => [window.isSecureContext, typeof crypto.subtle])).toEqual([true, "undefined"]);
-        const outcome = await startIn(page);
-        await expectStayed(watched, outcome, "crypto_unavailable", url, await page.url());
-        expect(outcome.pkceKeys).toEqual([]);
-      });
+      const url = "http://app.test/hostile/probe.html";
+      await page.goto(url);
+      await status("idle");
+      expect(await page.evaluate(() => [window.isSecureContext, typeof crypto.subtle])).toEqual([false, "undefined"]);
+      const outcome = await startIn(page);
+      await expectStayed(watched, outcome, "crypto_unavailable", url, await page.url());
+      // Never a silent fallback to plain: nothing was stored for a later callback either.
+      expect(outcome.pkceKeys).toEqual([]);
     });
 
-    describe("storage that cannot hold the transaction", () => {
-      const cases: Array<{ name: string; init: () => void; keys: string[] | null }> = [
-        {
-          name: "disabled (the sessionStorage getter throws SecurityError)",
-          init: () => {
-            Object.defineProperty(window, "sessionStorage", {
-              configurable: true,
-              get() {
-                throw new DOMException("Access is denied for this document.", "SecurityError");
-              },
-            });
-          },
-          keys: null,
+    it("refuses to start with crypto_unavailable when crypto.subtle is gone from a secure page", async () => {
+      await raw.addInitScript(() => {
+        Object.defineProperty(Crypto.prototype, "subtle", { configurable: true, get: () => undefined });
+      });
+      const url = `${app}/hostile/probe.html`;
+      await page.goto(url);
+      await status("idle");
+      expect(await page.evaluate(() => [window.isSecureContext, typeof crypto.subtle])).toEqual([true, "undefined"]);
+      const outcome = await startIn(page);
+      await expectStayed(watched, outcome, "crypto_unavailable", url, await page.url());
+      expect(outcome.pkceKeys).toEqual([]);
+    });
+  });
+
+  describe("storage that cannot hold the transaction", () => {
+    const cases: Array<{ name: string; init: () => void; keys: string[] | null }> = [
+      {
+        name: "disabled (the sessionStorage getter throws SecurityError)",
+        init: () => {
+          Object.defineProperty(window, "sessionStorage", {
+            configurable: true,
+            get() {
+              throw new DOMException("Access is denied for this document.", "SecurityError");
+            },
+          });
         },
-        {
-          name: "full (setItem throws QuotaExceededError)",
-          init: () => {
-            Storage.prototype.setItem = function () {
-              throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
-            };
-          },
-          keys: [],
+        keys: null,
+      },
+      {
+        name: "full (setItem throws QuotaExceededError)",
+        init: () => {
+          Storage.prototype.setItem = function () {
+            throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+          };
         },
-        {
-          name: "forgetful (setItem accepts and drops the value)",
-          init: () => {
-            Storage.prototype.setItem = function () {};
-          },
-          keys: [],
+        keys: [],
+      },
+      {
+        name: "forgetful (setItem accepts and drops the value)",
+        init: () => {
+          Storage.prototype.setItem = function () {};
         },
-      ];
+        keys: [],
+      },
+    ];
 
-      it.each(cases.map((c) => [c.name, c] as const))("gives storage_unavailable before any navigation when storage is %s", async (_, { init, keys }) => {
-        await raw.addInitScript(init);
-        const url = `${app}/hostile/probe.html`;
-        await page.goto(url);
-        await status("idle");
-        const outcome = await startIn(page);
-        await expectStayed(watched, outcome, "storage_unavailable", url, await page.url());
-        expect(outcome.pkceKeys).toEqual(keys);
-        expect(await page.getAttribute("#status", "data-code")).toBe("storage_unavailable");
-      });
-
-      it("gives storage_unavailable before any navigation in a sandboxed iframe (allow-scripts, opaque origin)", async () => {
-        await page.goto(`${app}/hostile/sandbox.html`);
-        await expect.poll(() => raw.frames().some((f) => f.url().endsWith("/hostile/probe.html"))).toBe(true);
-        const frame = raw.frames().find((f) => f.url().endsWith("/hostile/probe.html"));
-        expect(frame).toBeDefined();
-        await frame!.waitForSelector('#status[data-status="idle"]');
-        // The frame really is opaque: touching sessionStorage throws there.
-        expect(await frame!.evaluate(() => [origin, (() => { try { return typeof sessionStorage.length; } catch (e) { return (e as Error).name; } })()])).toEqual(["null", "SecurityError"]);
-        const url = frame!.url();
-        const outcome = await startIn(frame!);
-        await expectStayed(watched, outcome, "storage_unavailable", url, frame!.url());
-        expect(outcome.pkceKeys).toBeNull();
-      });
+    it.each(cases.map((c) => [c.name, c] as const))("gives storage_unavailable before any navigation when storage is %s", async (_, { init, keys }) => {
+      await raw.addInitScript(init);
+      const url = `${app}/hostile/probe.html`;
+      await page.goto(url);
+      await status("idle");
+      const outcome = await startIn(page);
+      await expectStayed(watched, outcome, "storage_unavailable", url, await page.url());
+      expect(outcome.pkceKeys).toEqual(keys);
+      expect(await page.getAttribute("#status", "data-code")).toBe("storage_unavailable");
     });
-  },
-  { only: ["chromium", "firefox"] },
-);
+
+    it("gives storage_unavailable before any navigation in a sandboxed iframe (allow-scripts, opaque origin)", async () => {
+      await page.goto(`${app}/hostile/sandbox.html`);
+      await expect.poll(() => raw.frames().some((f) => f.url().endsWith("/hostile/probe.html"))).toBe(true);
+      const frame = raw.frames().find((f) => f.url().endsWith("/hostile/probe.html"));
+      expect(frame).toBeDefined();
+      await frame!.waitForSelector('#status[data-status="idle"]');
+      // The frame really is opaque: touching sessionStorage throws there.
+      expect(await frame!.evaluate(() => [origin, (() => { try { return typeof sessionStorage.length; } catch (e) { return (e as Error).name; } })()])).toEqual(["null", "SecurityError"]);
+      const url = frame!.url();
+      const outcome = await startIn(frame!);
+      await expectStayed(watched, outcome, "storage_unavailable", url, frame!.url());
+      expect(outcome.pkceKeys).toBeNull();
+    });
+  });
+}

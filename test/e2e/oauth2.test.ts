@@ -123,6 +123,8 @@ forEachEngine((engine) => {
   describe("the demo page (demo/oauth2.html) against oidc-provider", () => {
     it("discovers, signs in through the server's login and consent pages and exchanges the code with the right verifier", async () => {
       await page.goto(`${servers.app}${DEMO_PATH}`);
+      // The page's module writes the issuer once it runs (after the load event in some engines).
+      await page.waitForFunction(() => document.querySelector("#issuer")?.textContent !== "");
       expect(await page.textContent("#issuer")).toBe(issuer);
       // The button is enabled once discovery is done (click waits for it).
       await Promise.all([page.waitForURL(atInteraction), page.click("#connect")]);

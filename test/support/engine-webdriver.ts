@@ -59,11 +59,15 @@ function startXvfb(): Promise<{ display: string; process: ChildProcess }> {
   });
 }
 
-/** Raw W3C WebDriver over HTTP. */
-async function request(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
+/**
+ * Raw W3C WebDriver over HTTP. Every command has a deadline (well past the page load timeout), so
+ * a driver that stops answering fails the test instead of hanging it.
+ */
+async function request(base: string, method: string, path: string, body?: unknown, timeout = DEFAULT_TIMEOUT * 3): Promise<unknown> {
+  const signal = AbortSignal.timeout(timeout);
   const response = await fetch(
     `${base}${path}`,
-    body === undefined ? { method } : { method, headers: { "Content-Type": "application/json; charset=utf-8" }, body: JSON.stringify(body) },
+    body === undefined ? { method, signal } : { method, signal, headers: { "Content-Type": "application/json; charset=utf-8" }, body: JSON.stringify(body) },
   );
   const json = (await response.json()) as { value: unknown };
   const value = json.value as { error?: string; message?: string } | null;
@@ -88,7 +92,8 @@ export async function launchWebKit(): Promise<Engine> {
     throw new Error("WebKit: MiniBrowser needs an X display and neither Xvfb (apt-get install xvfb) nor DISPLAY is there");
   }
   const port = await freePort();
-  const driver = spawn(DRIVER, [`--port=${port}`, "--host=127.0.0.1"], {
+  // --replace-on-new-session: a session whose deletion went wrong never blocks the next context.
+  const driver = spawn(DRIVER, [`--port=${port}`, "--host=127.0.0.1", "--replace-on-new-session"], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, DISPLAY: display },
   });
@@ -175,7 +180,16 @@ class Session {
     };
   }
 
+  /** A new session; on a busy machine MiniBrowser can fail to come up once, so one more try. */
   static async create(base: string): Promise<Session> {
+    try {
+      return await Session.createOnce(base);
+    } catch {
+      return Session.createOnce(base);
+    }
+  }
+
+  private static async createOnce(base: string): Promise<Session> {
     const created = (await request(base, "POST", "/session", {
       capabilities: {
         alwaysMatch: {
@@ -185,7 +199,7 @@ class Session {
           "webkitgtk:browserOptions": { binary: MINIBROWSER, args: ["--automation"] },
         },
       },
-    })) as { sessionId: string; capabilities: { browserVersion: string } };
+    }, DEFAULT_TIMEOUT)) as { sessionId: string; capabilities: { browserVersion: string } };
     const id = created.sessionId;
     const handle = (await request(base, "GET", `/session/${id}/window`)) as string;
     await request(base, "POST", `/session/${id}/window/rect`, { width: 1280, height: 900 }).catch(() => {});
