@@ -64,6 +64,8 @@ export default defineConfig({
     emptyOutDir: true,
   },
   test: {
+    // Two at a time even on two cores: e2e files mostly wait on browsers and servers.
+    maxWorkers: 2,
     projects: [
       {
         extends: true,
@@ -118,7 +120,6 @@ export default defineConfig({
           hookTimeout: 60_000,
           // Files in parallel: each starts its own servers on free ports and its own browsers.
           fileParallelism: true,
-          maxWorkers: 2,
         },
       },
     ],

@@ -39,6 +39,10 @@ forEachEngine((engine) => {
 
   async function connect(path: string, fill?: (page: EnginePage) => Promise<void>) {
     await page.goto(`${servers.app}${path}`);
+    // Until the ES module demo has run (its first render gives #error a data-code), #connect is a
+    // plain submit button; a WebKit run once clicked it that early. (The script-tag page's
+    // classic script runs before its load event.)
+    if (path === "/") await page.waitForSelector("#error[data-code]", { state: "attached" });
     await fill?.(page);
     await Promise.all([page.waitForURL(`${servers.emulator.url}/auth?**`), page.click("#connect")]);
   }
