@@ -9,14 +9,11 @@
  * each page first switches the session to its own window, so several pages can be driven in turn
  * like Playwright pages.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
+import { freePort, MINIBROWSER, WEBKIT_DRIVER as DRIVER, xDisplay } from "./local.ts";
 import { DEFAULT_TIMEOUT, poll, urlPredicate, type Engine, type EngineContext, type EnginePage, type SelectorWaitOptions, type WaitOptions } from "./engine.ts";
 
-const DRIVER = process.env.WEBKIT_WEBDRIVER_PATH ?? "/usr/bin/WebKitWebDriver";
-const MINIBROWSER = process.env.WEBKIT_MINIBROWSER_PATH ?? "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
-const XVFB = "/usr/bin/Xvfb";
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
 type ElementRef = { [ELEMENT]: string };
@@ -28,35 +25,6 @@ class WebDriverError extends Error {
   ) {
     super(`WebDriver ${error}: ${message.split("\n")[0]}`);
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Starts Xvfb on a display it picks itself (`-displayfd`), resolves with `:N`. */
-function startXvfb(): Promise<{ display: string; process: ChildProcess }> {
-  const child = spawn(XVFB, ["-displayfd", "3", "-nolisten", "tcp", "-screen", "0", "1280x1024x24"], {
-    stdio: ["ignore", "ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdio[3]!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes("\n")) resolve({ display: `:${out.trim()}`, process: child });
-    });
-    child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`Xvfb exited (${code}) before it was ready: ${stderr.trim()}`)));
-  });
 }
 
 /**
@@ -82,15 +50,8 @@ export async function launchWebKit(): Promise<Engine> {
   for (const binary of [DRIVER, MINIBROWSER]) {
     if (!existsSync(binary)) throw new Error(`WebKit: ${binary} is missing (apt-get install webkit2gtk-driver)`);
   }
-  let xvfb: ChildProcess | undefined;
-  let display = process.env.DISPLAY;
-  if (existsSync(XVFB)) {
-    const started = await startXvfb();
-    xvfb = started.process;
-    display = started.display;
-  } else if (!display) {
-    throw new Error("WebKit: MiniBrowser needs an X display and neither Xvfb (apt-get install xvfb) nor DISPLAY is there");
-  }
+  const screen = await xDisplay();
+  const display = screen.display;
   const port = await freePort();
   // --replace-on-new-session: a session whose deletion went wrong never blocks the next context.
   const driver = spawn(DRIVER, [`--port=${port}`, "--host=127.0.0.1", "--replace-on-new-session"], {
@@ -101,7 +62,7 @@ export async function launchWebKit(): Promise<Engine> {
   driver.stderr!.on("data", (chunk: Buffer) => (driverLog = (driverLog + chunk.toString()).slice(-4000)));
   const kill = () => {
     driver.kill();
-    xvfb?.kill();
+    screen.stop();
   };
   process.once("exit", kill);
   const base = `http://127.0.0.1:${port}`;
@@ -138,9 +99,9 @@ export async function launchWebKit(): Promise<Engine> {
       await open?.close();
       process.off("exit", kill);
       driver.kill();
-      xvfb?.kill();
+      screen.stop();
       await Promise.all(
-        [driver, xvfb].map((child) =>
+        [driver, screen.process].map((child) =>
           child && child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once("exit", resolve)) : undefined,
         ),
       );

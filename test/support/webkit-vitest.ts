@@ -4,32 +4,11 @@
  * the capabilities @vitest/browser-webdriverio sends for "safari" into MiniBrowser's. The proxy's
  * port is handed to the provider through `globalThis.__pkceWebKitPort` (read when it connects).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
+import { freePort, MINIBROWSER, WEBKIT_DRIVER as DRIVER, xDisplay } from "./local.ts";
 
-const DRIVER = process.env.WEBKIT_WEBDRIVER_PATH ?? "/usr/bin/WebKitWebDriver";
-export const MINIBROWSER = process.env.WEBKIT_MINIBROWSER_PATH ?? "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function startXvfb(): Promise<{ display: string; child: ChildProcess }> {
-  const child = spawn("Xvfb", ["-displayfd", "3", "-nolisten", "tcp", "-screen", "0", "1280x1024x24"], { stdio: ["ignore", "ignore", "ignore", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdio[3]!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes("\n")) resolve({ display: `:${out.trim()}`, child });
-    });
-    child.once("error", reject);
-  });
-}
 
 /** New-session capabilities as MiniBrowser takes them: its own browserName, no BiDi, automation mode. */
 function rewriteCapabilities(body: string): string {
@@ -50,7 +29,8 @@ function rewriteCapabilities(body: string): string {
 }
 
 export default async function setup(): Promise<() => Promise<void>> {
-  const { display, child: xvfb } = await startXvfb();
+  const screen = await xDisplay();
+  const display = screen.display;
   const driverPort = await freePort();
   const driver = spawn(DRIVER, [`--port=${driverPort}`, "--host=127.0.0.1"], { stdio: "ignore", env: { ...process.env, DISPLAY: display } });
   const proxy = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
@@ -60,7 +40,7 @@ export default async function setup(): Promise<() => Promise<void>> {
       let body = Buffer.concat(chunks).toString();
       if (req.method === "POST" && req.url === "/session") body = rewriteCapabilities(body);
       const upstream = httpRequest(
-        { host: "127.0.0.1", port: driverPort, method: req.method, path: req.url, headers: { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) } },
+        { host: "127.0.0.1", port: driverPort, agent: false, method: req.method, path: req.url, headers: { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) } },
         (answer) => {
           res.writeHead(answer.statusCode ?? 500, answer.headers);
           answer.pipe(res);
@@ -72,6 +52,8 @@ export default async function setup(): Promise<() => Promise<void>> {
       upstream.end(body);
     });
   });
+  // Vitest's own connections to the proxy must not keep the process alive after the run either.
+  proxy.on("connection", (socket) => socket.unref());
   await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
   (globalThis as { __pkceWebKitPort?: number }).__pkceWebKitPort = (proxy.address() as AddressInfo).port;
   // Ready when the driver answers.
@@ -88,9 +70,9 @@ export default async function setup(): Promise<() => Promise<void>> {
   // Xvfb stay until the process exits (they hold no event loop open).
   const stop = () => {
     driver.kill();
-    xvfb.kill();
+    screen.stop();
   };
   process.once("exit", stop);
-  for (const handle of [driver, xvfb, proxy]) handle.unref();
+  for (const handle of [driver, screen.process, proxy]) handle?.unref();
   return async () => {};
 }
