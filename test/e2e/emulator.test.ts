@@ -5,13 +5,12 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import type { Browser } from "playwright-core";
 import { createServer as createViteServer, preview } from "vite";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createEmulator, type EmulatorLog } from "../../demo/emulator/emulator.ts";
 import { openRouterEmulator } from "../../demo/emulator/plugin.ts";
 import { startEmulator, type RunningEmulator } from "../../demo/emulator/server.ts";
-import { launchChromium } from "../support/browser.ts";
+import { forEachEngine } from "../support/engine.ts";
 
 // RFC 7636 appendix B: a verifier and its S256 challenge, computed independently of the emulator.
 const VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -774,8 +773,7 @@ describe("mounting", () => {
   });
 });
 
-describe("in Chromium", () => {
-  let browser: Browser;
+describe("in a browser", () => {
   let app: Server;
   let appOrigin: string;
   let app6: Server;
@@ -786,7 +784,6 @@ describe("in Chromium", () => {
   };
 
   beforeAll(async () => {
-    browser = await launchChromium();
     app = createServer(page);
     app6 = createServer(page);
     await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
@@ -794,67 +791,69 @@ describe("in Chromium", () => {
     appOrigin = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
-    await browser?.close();
     app?.closeAllConnections();
     app?.close();
     app6?.closeAllConnections();
     app6?.close();
   });
 
-  it("lets a page on another loopback origin exchange a code with fetch, and read the error of a second try", async () => {
-    expect(new URL(appOrigin).origin).not.toBe(new URL(url).origin);
-    const code = await codeFor({ code_challenge: S256_CHALLENGE, code_challenge_method: "S256" });
-    const tab = await browser.newPage();
-    try {
-      await tab.goto(`${appOrigin}/`);
-      const results = await tab.evaluate(
-        async ({ endpoint, body }) => {
-          const send = async () => {
-            const res = await fetch(endpoint, { method: "POST", headers: { "Content-Type": "application/json" }, body });
-            return { status: res.status, body: (await res.json()) as unknown };
-          };
-          return [await send(), await send()];
-        },
-        { endpoint: `${url}/api/v1/auth/keys`, body: JSON.stringify({ code, code_verifier: VERIFIER, code_challenge_method: "S256" }) },
-      );
-      expect(results[0]!.status).toBe(200);
-      exchangeOk(results[0]!.body);
-      expect(results[1]).toEqual({ status: 403, body: { error: { code: 403, message: "Invalid code or code_verifier" } } });
-      expect(log().exchanges.map((e) => e.origin)).toEqual([appOrigin, appOrigin]);
-    } finally {
-      await tab.close();
-    }
-  });
+  forEachEngine((engine) => {
+    it("lets a page on another loopback origin exchange a code with fetch, and read the error of a second try", async () => {
+      expect(new URL(appOrigin).origin).not.toBe(new URL(url).origin);
+      const code = await codeFor({ code_challenge: S256_CHALLENGE, code_challenge_method: "S256" });
+      const tab = await engine.newPage();
+      try {
+        await tab.goto(`${appOrigin}/`);
+        const results = await tab.evaluate(
+          async ({ endpoint, body }) => {
+            const send = async () => {
+              const res = await fetch(endpoint, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+              return { status: res.status, body: (await res.json()) as unknown };
+            };
+            return [await send(), await send()];
+          },
+          { endpoint: `${url}/api/v1/auth/keys`, body: JSON.stringify({ code, code_verifier: VERIFIER, code_challenge_method: "S256" }) },
+        );
+        expect(results[0]!.status).toBe(200);
+        exchangeOk(results[0]!.body);
+        expect(results[1]).toEqual({ status: 403, body: { error: { code: 403, message: "Invalid code or code_verifier" } } });
+        expect(log().exchanges.map((e) => e.origin)).toEqual([appOrigin, appOrigin]);
+      } finally {
+        await tab.close();
+      }
+    });
 
-  it.each([
-    ["127.0.0.1", () => `${appOrigin}/callback?state=s1`],
-    ["[::1]", () => `http://[::1]:${(app6.address() as AddressInfo).port}/callback?state=s1`],
-  ])("follows Allow on the consent page back to a callback on %s, past the page's CSP", async (_, callback) => {
-    const tab = await browser.newPage();
-    try {
-      await tab.goto(authUrl({ callback_url: callback(), code_challenge: S256_CHALLENGE, code_challenge_method: "S256" }));
-      await tab.getByRole("button", { name: "Allow" }).click();
-      await tab.waitForURL((u) => u.searchParams.has("code"));
-      const back = new URL(tab.url());
-      expect(back.href.startsWith(`${callback()}&code=`)).toBe(true);
-      const res = await exchange({ code: back.searchParams.get("code"), code_verifier: VERIFIER, code_challenge_method: "S256" });
-      expect(res.status).toBe(200);
-    } finally {
-      await tab.close();
-    }
-  });
+    it.each([
+      ["127.0.0.1", () => `${appOrigin}/callback?state=s1`],
+      ["[::1]", () => `http://[::1]:${(app6.address() as AddressInfo).port}/callback?state=s1`],
+    ])("follows Allow on the consent page back to a callback on %s, past the page's CSP", async (_, callback) => {
+      const tab = await engine.newPage();
+      try {
+        await tab.goto(authUrl({ callback_url: callback(), code_challenge: S256_CHALLENGE, code_challenge_method: "S256" }));
+        expect(await tab.evaluate(() => document.querySelector("button#allow")?.textContent?.trim())).toBe("Allow");
+        await tab.click("button#allow");
+        await tab.waitForURL((u) => u.searchParams.has("code"));
+        const back = new URL(await tab.url());
+        expect(back.href.startsWith(`${callback()}&code=`)).toBe(true);
+        const res = await exchange({ code: back.searchParams.get("code"), code_verifier: VERIFIER, code_challenge_method: "S256" });
+        expect(res.status).toBe(200);
+      } finally {
+        await tab.close();
+      }
+    });
 
-  it("follows Deny on the consent page back with error=access_denied", async () => {
-    const tab = await browser.newPage();
-    try {
-      await tab.goto(authUrl({ callback_url: `${appOrigin}/callback?state=s2` }));
-      await tab.locator("#deny").click();
-      await tab.waitForURL((u) => u.searchParams.has("error"));
-      const back = new URL(tab.url());
-      expect(back.searchParams.get("error")).toBe("access_denied");
-      expect(back.searchParams.get("state")).toBe("s2");
-    } finally {
-      await tab.close();
-    }
+    it("follows Deny on the consent page back with error=access_denied", async () => {
+      const tab = await engine.newPage();
+      try {
+        await tab.goto(authUrl({ callback_url: `${appOrigin}/callback?state=s2` }));
+        await tab.click("#deny");
+        await tab.waitForURL((u) => u.searchParams.has("error"));
+        const back = new URL(await tab.url());
+        expect(back.searchParams.get("error")).toBe("access_denied");
+        expect(back.searchParams.get("state")).toBe("s2");
+      } finally {
+        await tab.close();
+      }
+    });
   });
 });

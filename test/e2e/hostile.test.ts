@@ -1,15 +1,16 @@
-// Hostile environments in real Chromium: a strict Content-Security-Policy with Trusted Types, an
-// insecure context, disabled / full / forgetful storage and a sandboxed iframe. The pages live in
-// ./hostile/ and use the BUILT bundles (run `npm run build` first), served by a small node:http
-// server here; the OpenRouter emulator runs on its own loopback port, so CORS and CSP are real.
+// Hostile environments in real browsers: a strict Content-Security-Policy with Trusted Types (in
+// Chromium, Firefox and WebKit), an insecure context, disabled / full / forgetful storage and a
+// sandboxed iframe (in the Playwright engines, see below). The pages live in ./hostile/ and use the
+// BUILT bundles (run `npm run build` first), served by a small node:http server here; the
+// OpenRouter emulator runs on its own loopback port, so CORS and CSP are real.
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import type { Browser, BrowserContext, ConsoleMessage, Frame, Page } from "playwright-core";
+import type { BrowserContext, ConsoleMessage, Frame, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startEmulator, type RunningEmulator } from "../../demo/emulator/server.ts";
-import { launchChromium } from "../support/browser.ts";
+import { forEachEngine, playwrightPage, type EngineHandle, type EnginePage } from "../support/engine.ts";
 
 const PAGES = fileURLToPath(new URL("./hostile/", import.meta.url));
 const DIST = fileURLToPath(new URL("../../dist/", import.meta.url));
@@ -23,13 +24,6 @@ const TYPES: Record<string, string> = {
 let emulator: RunningEmulator;
 let server: Server;
 let app: string;
-let browser: Browser;
-let context: BrowserContext;
-let page: Page;
-/** Every request the browser made to the emulator's origin during the test. */
-let emulatorRequests: string[];
-/** Console messages of type error or warning, from any page of the test. */
-let consoleProblems: string[];
 
 /** The policy of the CSP pages. `blocked` leaves the emulator out of connect-src (a control). */
 function policy(kind: "strict" | "blocked"): string {
@@ -104,11 +98,9 @@ beforeAll(async () => {
     server.listen(0, "127.0.0.1", resolve);
   });
   app = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchChromium();
 });
 
 afterAll(async () => {
-  await browser?.close();
   if (server) {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -116,23 +108,38 @@ afterAll(async () => {
   await emulator?.close();
 });
 
-beforeEach(async (test) => {
-  emulator.emulator.reset();
-  emulatorRequests = [];
-  consoleProblems = [];
-  context = await browser.newContext();
-  context.on("request", (request) => {
-    if (request.url().startsWith(new URL(emulator.url).origin)) emulatorRequests.push(request.url());
-  });
-  page = await context.newPage();
-  page.on("console", (message: ConsoleMessage) => {
-    if (message.type() === "error" || message.type() === "warning") consoleProblems.push(`${message.location().url}: ${message.text()}`);
-  });
-  page.on("pageerror", (error) => consoleProblems.push(`pageerror: ${error.message}`));
-  test.onTestFinished(() => context.close());
-});
+/**
+ * One test's page, and what the Playwright engines can also see of it: every request to the
+ * emulator's origin and every console error or warning (WebDriver classic sees neither; the
+ * tests that need them say so).
+ */
+interface Watched {
+  page: EnginePage;
+  /** Every request the browser made to the emulator's origin during the test (Playwright engines). */
+  emulatorRequests: string[];
+  /** Console messages of type error or warning and page errors, from any page of the test (Playwright engines). */
+  consoleProblems: string[];
+  /** The Playwright context and page, or null in WebKit. */
+  playwright: { context: BrowserContext; page: Page } | null;
+}
 
-const status = (value: string) => page.waitForSelector(`#status[data-status="${value}"]`);
+async function watch(engine: EngineHandle): Promise<Watched> {
+  emulator.emulator.reset();
+  const page = await engine.newPage();
+  const watched: Watched = { page, emulatorRequests: [], consoleProblems: [], playwright: null };
+  if (engine.name === "webkit") return watched;
+  const raw = playwrightPage(page);
+  const context = raw.context();
+  watched.playwright = { context, page: raw };
+  context.on("request", (request) => {
+    if (request.url().startsWith(new URL(emulator.url).origin)) watched.emulatorRequests.push(request.url());
+  });
+  raw.on("console", (message: ConsoleMessage) => {
+    if (message.type() === "error" || message.type() === "warning") watched.consoleProblems.push(`${message.location().url}: ${message.text()}`);
+  });
+  raw.on("pageerror", (error) => watched.consoleProblems.push(`pageerror: ${error.message}`));
+  return watched;
+}
 
 interface StartOutcome {
   error: string | null;
@@ -143,169 +150,211 @@ interface StartOutcome {
 }
 
 /** Runs `hostile.start()` in the page (or frame) and returns what happened. */
-function startIn(target: Page | Frame): Promise<StartOutcome> {
-  return target.evaluate(() => (window as unknown as { hostile: { start(): Promise<StartOutcome> } }).hostile.start());
+function startIn(target: EnginePage | Frame): Promise<StartOutcome> {
+  const start = () => (window as unknown as { hostile: { start(): Promise<StartOutcome> } }).hostile.start();
+  return "context" in target && "engine" in target ? target.evaluate(start) : (target as Frame).evaluate(start);
 }
 
 /** Every check that proves a refused start left the page: no navigation, no request, no transaction. */
-async function expectStayed(outcome: StartOutcome, code: string, url: string, urlNow: string): Promise<void> {
+async function expectStayed(watched: Watched, outcome: StartOutcome, code: string, url: string, urlNow: string): Promise<void> {
   expect(outcome.error).toBe(code);
   expect(outcome.name).toBe("PkceError");
   expect(outcome.navigated).toEqual([]);
   expect(outcome.hrefUnchanged).toBe(true);
   expect(urlNow).toBe(url);
-  expect(emulatorRequests).toEqual([]);
+  expect(watched.emulatorRequests).toEqual([]);
   expect(emulator.emulator.log.authRequests).toEqual([]);
 }
 
-describe("a page under a strict Content-Security-Policy with Trusted Types", () => {
-  it.each([
-    ["the script-tag build", "csp-iife.html"],
-    ["the ES module build", "csp-esm.html"],
-  ])("completes the OpenRouter flow with %s and reports no CSP violation", async (_what, file) => {
-    const url = `${app}/hostile/${file}`;
-    await page.goto(url);
-    await status("idle");
-    await Promise.all([page.waitForURL(`${emulator.url}/auth?**`), page.click("#connect")]);
-    await Promise.all([page.waitForURL(`${url}?**`), page.click("#allow")]);
-    await status("authorized");
 
-    const [minted] = emulator.emulator.log.keys;
-    expect(minted).toBeDefined();
-    expect(await page.textContent("#key")).toBe(minted!.key);
-    expect(emulator.emulator.log.exchanges).toHaveLength(1);
-    expect(emulator.emulator.log.exchanges[0]).toMatchObject({ status: 200, origin: app });
-    expect(emulator.emulator.log.authRequests[0]!.params["code_challenge_method"]).toBe("S256");
-    // The address bar is clean and the transaction is gone.
-    expect(new URL(page.url()).search).toBe("");
-    expect(await page.evaluate(() => (window as unknown as { hostile: { pkceKeys(): string[] } }).hostile.pkceKeys())).toEqual([]);
-    // No violation on the callback page (the listener's record) nor anywhere else (the console).
-    expect(await page.getAttribute("html", "data-violations")).toBe("[]");
-    expect(consoleProblems).toEqual([]);
+/** The current test's page and what is watched of it (set by the engine's beforeEach). */
+let current: Watched;
+
+forEachEngine((engine) => {
+  let watched: Watched;
+  let page: EnginePage;
+  beforeEach(async () => {
+    current = watched = await watch(engine);
+    page = watched.page;
   });
+  const status = (value: string) => page.waitForSelector(`#status[data-status="${value}"]`);
 
-  it("control: the same page whose connect-src leaves out the emulator reports the violation and fails with network_error", async () => {
-    // Proves the listener and the console check above can see a violation at all.
-    const url = `${app}/hostile-blocked/csp-iife.html`;
-    await page.goto(url);
-    await status("idle");
-    await Promise.all([page.waitForURL(`${emulator.url}/auth?**`), page.click("#connect")]);
-    await Promise.all([page.waitForURL(`${url}?**`), page.click("#allow")]);
-    await status("failed");
-    expect(await page.getAttribute("#status", "data-code")).toBe("network_error");
-    const violations = JSON.parse((await page.getAttribute("html", "data-violations")) ?? "[]") as Array<{ directive: string }>;
-    expect(violations.map((v) => v.directive)).toEqual(["connect-src"]);
-    expect(consoleProblems.some((line) => line.includes("connect-src"))).toBe(true);
-    expect(emulator.emulator.log.exchanges).toEqual([]);
-  });
-});
+  describe("a page under a strict Content-Security-Policy with Trusted Types", () => {
+    it.each([
+      ["the script-tag build", "csp-iife.html"],
+      ["the ES module build", "csp-esm.html"],
+    ])("completes the OpenRouter flow with %s and reports no CSP violation", async (_what, file) => {
+      const url = `${app}/hostile/${file}`;
+      await page.goto(url);
+      await status("idle");
+      await Promise.all([page.waitForURL(`${emulator.url}/auth?**`), page.click("#connect")]);
+      await Promise.all([page.waitForURL(`${url}?**`), page.click("#allow")]);
+      await status("authorized");
 
-describe("a page whose own Referrer-Policy would leak its URL", () => {
-  it("sends the token request without a Referer even under unsafe-url", async () => {
-    const url = `${app}/hostile-leaky/csp-iife.html`;
-    const sent: Array<{ url: string; method: string; referer: string | undefined }> = [];
-    context.on("request", (request) => {
-      if (!request.url().startsWith(emulator.url)) return;
-      void request.allHeaders().then((headers) => sent.push({ url: request.url(), method: request.method(), referer: headers["referer"] }));
+      const [minted] = emulator.emulator.log.keys;
+      expect(minted).toBeDefined();
+      expect(await page.textContent("#key")).toBe(minted!.key);
+      expect(emulator.emulator.log.exchanges).toHaveLength(1);
+      expect(emulator.emulator.log.exchanges[0]).toMatchObject({ status: 200, origin: app });
+      expect(emulator.emulator.log.authRequests[0]!.params["code_challenge_method"]).toBe("S256");
+      // The address bar is clean and the transaction is gone.
+      expect(new URL(await page.url()).search).toBe("");
+      expect(await page.evaluate(() => (window as unknown as { hostile: { pkceKeys(): string[] } }).hostile.pkceKeys())).toEqual([]);
+      // No violation and no uncaught error on the callback page (the page's own record, in every
+      // engine), nor anywhere else in the test (the console: Playwright engines only, WebDriver
+      // classic has no console).
+      expect(await page.getAttribute("html", "data-violations")).toBe("[]");
+      expect(await page.getAttribute("html", "data-errors")).toBe("[]");
+      expect(watched.consoleProblems).toEqual([]);
     });
-    await page.goto(url);
-    await status("idle");
-    await Promise.all([page.waitForURL(`${emulator.url}/auth?**`), page.click("#connect")]);
-    await Promise.all([page.waitForURL(`${url}?**`), page.click("#allow")]);
-    await status("authorized");
-    await expect.poll(() => sent.some((r) => r.method === "POST" && r.url === `${emulator.url}/api/v1/auth/keys`)).toBe(true);
-    // The page's policy is really leaky: its navigation to /auth carried the full page URL.
-    expect(sent.find((r) => r.url.startsWith(`${emulator.url}/auth?`))?.referer).toBe(url);
-    // The library's token request carried none.
-    const exchange = sent.filter((r) => r.method === "POST" && r.url === `${emulator.url}/api/v1/auth/keys`);
-    expect(exchange).toHaveLength(1);
-    expect(exchange[0]!.referer).toBeUndefined();
-  });
-});
 
-describe("an insecure context", () => {
-  it("refuses to start on a genuinely insecure origin (http://app.test) with crypto_unavailable, before any navigation", async () => {
-    await page.route("http://app.test/**", (route) => {
-      const { status: code, headers, body } = serve(new URL(route.request().url()).pathname);
-      return route.fulfill({ status: code, headers, body });
+    it("control: the same page whose connect-src leaves out the emulator reports the violation and fails with network_error", async () => {
+      // Proves the listener and the console check above can see a violation at all.
+      const url = `${app}/hostile-blocked/csp-iife.html`;
+      await page.goto(url);
+      await status("idle");
+      await Promise.all([page.waitForURL(`${emulator.url}/auth?**`), page.click("#connect")]);
+      await Promise.all([page.waitForURL(`${url}?**`), page.click("#allow")]);
+      await status("failed");
+      expect(await page.getAttribute("#status", "data-code")).toBe("network_error");
+      const violations = JSON.parse((await page.getAttribute("html", "data-violations")) ?? "[]") as Array<{ directive: string }>;
+      expect(violations.map((v) => v.directive)).toEqual(["connect-src"]);
+      if (engine.name !== "webkit") expect(watched.consoleProblems.some((line) => line.includes("connect-src"))).toBe(true);
+      expect(emulator.emulator.log.exchanges).toEqual([]);
     });
-    const url = "http://app.test/hostile/probe.html";
-    await page.goto(url);
-    await status("idle");
-    expect(await page.evaluate(() => [window.isSecureContext, typeof crypto.subtle])).toEqual([false, "undefined"]);
-    const outcome = await startIn(page);
-    await expectStayed(outcome, "crypto_unavailable", url, page.url());
-    // Never a silent fallback to plain: nothing was stored for a later callback either.
-    expect(outcome.pkceKeys).toEqual([]);
   });
 
-  it("refuses to start with crypto_unavailable when crypto.subtle is gone from a secure page", async () => {
-    await page.addInitScript(() => {
-      Object.defineProperty(Crypto.prototype, "subtle", { configurable: true, get: () => undefined });
+  // What follows needs what only the Playwright engines give: request headers, routes (a page on
+  // the genuinely insecure origin http://app.test, since the tests talk to loopback only, and every
+  // loopback origin is a secure context), scripts that run before the page's own (to take
+  // crypto.subtle or storage away) and frame handles. WebDriver classic has none of these, so
+  // these cases are declared for Chromium and Firefox only, not for WebKit.
+  if (engine.name !== "webkit") playwrightOnly(engine);
+});
+
+/** The cases for the Playwright engines only, inside that engine's `forEachEngine` describe. */
+function playwrightOnly(engine: EngineHandle): void {
+  let watched: Watched;
+  let page: EnginePage;
+  let raw: Page;
+  let context: BrowserContext;
+  beforeEach(() => {
+    // The engine's own beforeEach (above) has opened the page already.
+    watched = current;
+    page = watched.page;
+    if (!watched.playwright) throw new Error(`${engine.name} is not a Playwright engine`);
+    ({ page: raw, context } = watched.playwright);
+  });
+  const status = (value: string) => page.waitForSelector(`#status[data-status="${value}"]`);
+
+  describe("a page whose own Referrer-Policy would leak its URL", () => {
+    it("sends the token request without a Referer even under unsafe-url", async () => {
+      const url = `${app}/hostile-leaky/csp-iife.html`;
+      const sent: Array<{ url: string; method: string; referer: string | undefined }> = [];
+      context.on("request", (request) => {
+        if (!request.url().startsWith(emulator.url)) return;
+        void request.allHeaders().then((headers) => sent.push({ url: request.url(), method: request.method(), referer: headers["referer"] }));
+      });
+      await page.goto(url);
+      await status("idle");
+      await Promise.all([page.waitForURL(`${emulator.url}/auth?**`), page.click("#connect")]);
+      await Promise.all([page.waitForURL(`${url}?**`), page.click("#allow")]);
+      await status("authorized");
+      await expect.poll(() => sent.some((r) => r.method === "POST" && r.url === `${emulator.url}/api/v1/auth/keys`)).toBe(true);
+      // The page's policy is really leaky: its navigation to /auth carried the full page URL.
+      expect(sent.find((r) => r.url.startsWith(`${emulator.url}/auth?`))?.referer).toBe(url);
+      // The library's token request carried none.
+      const exchange = sent.filter((r) => r.method === "POST" && r.url === `${emulator.url}/api/v1/auth/keys`);
+      expect(exchange).toHaveLength(1);
+      expect(exchange[0]!.referer).toBeUndefined();
     });
-    const url = `${app}/hostile/probe.html`;
-    await page.goto(url);
-    await status("idle");
-    expect(await page.evaluate(() => [window.isSecureContext, typeof crypto.subtle])).toEqual([true, "undefined"]);
-    const outcome = await startIn(page);
-    await expectStayed(outcome, "crypto_unavailable", url, page.url());
-    expect(outcome.pkceKeys).toEqual([]);
-  });
-});
-
-describe("storage that cannot hold the transaction", () => {
-  const cases: Array<{ name: string; init: () => void; keys: string[] | null }> = [
-    {
-      name: "disabled (the sessionStorage getter throws SecurityError)",
-      init: () => {
-        Object.defineProperty(window, "sessionStorage", {
-          configurable: true,
-          get() {
-            throw new DOMException("Access is denied for this document.", "SecurityError");
-          },
-        });
-      },
-      keys: null,
-    },
-    {
-      name: "full (setItem throws QuotaExceededError)",
-      init: () => {
-        Storage.prototype.setItem = function () {
-          throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
-        };
-      },
-      keys: [],
-    },
-    {
-      name: "forgetful (setItem accepts and drops the value)",
-      init: () => {
-        Storage.prototype.setItem = function () {};
-      },
-      keys: [],
-    },
-  ];
-
-  it.each(cases.map((c) => [c.name, c] as const))("gives storage_unavailable before any navigation when storage is %s", async (_, { init, keys }) => {
-    await page.addInitScript(init);
-    const url = `${app}/hostile/probe.html`;
-    await page.goto(url);
-    await status("idle");
-    const outcome = await startIn(page);
-    await expectStayed(outcome, "storage_unavailable", url, page.url());
-    expect(outcome.pkceKeys).toEqual(keys);
-    expect(await page.getAttribute("#status", "data-code")).toBe("storage_unavailable");
   });
 
-  it("gives storage_unavailable before any navigation in a sandboxed iframe (allow-scripts, opaque origin)", async () => {
-    await page.goto(`${app}/hostile/sandbox.html`);
-    const frame = page.frames().find((f) => f.url().endsWith("/hostile/probe.html"));
-    expect(frame).toBeDefined();
-    await frame!.waitForSelector('#status[data-status="idle"]');
-    // The frame really is opaque: touching sessionStorage throws there.
-    expect(await frame!.evaluate(() => [origin, (() => { try { return typeof sessionStorage.length; } catch (e) { return (e as Error).name; } })()])).toEqual(["null", "SecurityError"]);
-    const url = frame!.url();
-    const outcome = await startIn(frame!);
-    await expectStayed(outcome, "storage_unavailable", url, frame!.url());
-    expect(outcome.pkceKeys).toBeNull();
+  describe("an insecure context", () => {
+    it("refuses to start on a genuinely insecure origin (http://app.test) with crypto_unavailable, before any navigation", async () => {
+      await raw.route("http://app.test/**", (route) => {
+        const { status: code, headers, body } = serve(new URL(route.request().url()).pathname);
+        return route.fulfill({ status: code, headers, body });
+      });
+      const url = "http://app.test/hostile/probe.html";
+      await page.goto(url);
+      await status("idle");
+      expect(await page.evaluate(() => [window.isSecureContext, typeof crypto.subtle])).toEqual([false, "undefined"]);
+      const outcome = await startIn(page);
+      await expectStayed(watched, outcome, "crypto_unavailable", url, await page.url());
+      // Never a silent fallback to plain: nothing was stored for a later callback either.
+      expect(outcome.pkceKeys).toEqual([]);
+    });
+
+    it("refuses to start with crypto_unavailable when crypto.subtle is gone from a secure page", async () => {
+      await raw.addInitScript(() => {
+        Object.defineProperty(Crypto.prototype, "subtle", { configurable: true, get: () => undefined });
+      });
+      const url = `${app}/hostile/probe.html`;
+      await page.goto(url);
+      await status("idle");
+      expect(await page.evaluate(() => [window.isSecureContext, typeof crypto.subtle])).toEqual([true, "undefined"]);
+      const outcome = await startIn(page);
+      await expectStayed(watched, outcome, "crypto_unavailable", url, await page.url());
+      expect(outcome.pkceKeys).toEqual([]);
+    });
   });
-});
+
+  describe("storage that cannot hold the transaction", () => {
+    const cases: Array<{ name: string; init: () => void; keys: string[] | null }> = [
+      {
+        name: "disabled (the sessionStorage getter throws SecurityError)",
+        init: () => {
+          Object.defineProperty(window, "sessionStorage", {
+            configurable: true,
+            get() {
+              throw new DOMException("Access is denied for this document.", "SecurityError");
+            },
+          });
+        },
+        keys: null,
+      },
+      {
+        name: "full (setItem throws QuotaExceededError)",
+        init: () => {
+          Storage.prototype.setItem = function () {
+            throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+          };
+        },
+        keys: [],
+      },
+      {
+        name: "forgetful (setItem accepts and drops the value)",
+        init: () => {
+          Storage.prototype.setItem = function () {};
+        },
+        keys: [],
+      },
+    ];
+
+    it.each(cases.map((c) => [c.name, c] as const))("gives storage_unavailable before any navigation when storage is %s", async (_, { init, keys }) => {
+      await raw.addInitScript(init);
+      const url = `${app}/hostile/probe.html`;
+      await page.goto(url);
+      await status("idle");
+      const outcome = await startIn(page);
+      await expectStayed(watched, outcome, "storage_unavailable", url, await page.url());
+      expect(outcome.pkceKeys).toEqual(keys);
+      expect(await page.getAttribute("#status", "data-code")).toBe("storage_unavailable");
+    });
+
+    it("gives storage_unavailable before any navigation in a sandboxed iframe (allow-scripts, opaque origin)", async () => {
+      await page.goto(`${app}/hostile/sandbox.html`);
+      await expect.poll(() => raw.frames().some((f) => f.url().endsWith("/hostile/probe.html"))).toBe(true);
+      const frame = raw.frames().find((f) => f.url().endsWith("/hostile/probe.html"));
+      expect(frame).toBeDefined();
+      await frame!.waitForSelector('#status[data-status="idle"]');
+      // The frame really is opaque: touching sessionStorage throws there.
+      expect(await frame!.evaluate(() => [origin, (() => { try { return typeof sessionStorage.length; } catch (e) { return (e as Error).name; } })()])).toEqual(["null", "SecurityError"]);
+      const url = frame!.url();
+      const outcome = await startIn(frame!);
+      await expectStayed(watched, outcome, "storage_unavailable", url, frame!.url());
+      expect(outcome.pkceKeys).toBeNull();
+    });
+  });
+}

@@ -1,35 +1,41 @@
 /**
  * The generic OAuth 2.0 / OpenID Connect path (`discover()`, `oauth2()`, `createFlow`) against a
- * real authorization server (oidc-provider, demo/oidc/server.ts) in real Chromium, on loopback:
- * the demo page demo/oauth2.html, and the lab page test/e2e/pages/lab.html for the low-level API.
+ * real authorization server (oidc-provider, demo/oidc/server.ts) in real Chromium, Firefox and
+ * WebKit, on loopback: the demo page demo/oauth2.html, and the lab page test/e2e/pages/lab.html for
+ * the low-level API. What was sent to the server (request bodies included) is read from the
+ * server's own log (test/support/oidc-log.ts), which every engine can be checked against.
  */
 import { createHash } from "node:crypto";
 import { createServer, type AddressInfo } from "node:net";
-import type { Browser, BrowserContext, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DiscoveryDocument, OidcServer } from "../../demo/oidc/server.ts";
-import { launchChromium } from "../support/browser.ts";
 import { startDemo, type DemoServers } from "../support/demo-server.ts";
-import { cancelOidcConsent, completeOidcLogin } from "../support/oidc-login.ts";
+import { forEachEngine, playwrightPage, type EnginePage } from "../support/engine.ts";
+import { recordOidc, type OidcLog } from "../support/oidc-log.ts";
+import { cancelOidcConsent, completeOidcLogin, signInWithoutBrowser } from "../support/oidc-login.ts";
 import type { LabError, LabScenario } from "./pages/lab.ts";
 
 let servers: DemoServers & { oidc: OidcServer };
-let browser: Browser;
-let context: BrowserContext;
-let page: Page;
+let oidcLog: OidcLog;
+let page: EnginePage;
 let discovery: DiscoveryDocument;
 let issuer: string;
 let clientId: string;
 let tokenEndpoint: string;
 let authorizationEndpoint: string;
-/** Every request the page sent to the token endpoint (preflights included, were there any). */
-let tokenRequests: Request[];
+/**
+ * Every request the browser sent to the token endpoint, preflights included were there any
+ * (Playwright engines: WebDriver classic sees no requests, `null` there; the server's log
+ * `oidcLog.tokenRequests` holds what reached the token endpoint in every engine).
+ */
+let browserTokenRequests: string[] | null;
 
 const DEMO_PATH = "/demo/oauth2.html";
 const LAB_PATH = "/test/e2e/pages/lab.html";
 
 beforeAll(async () => {
-  [servers, browser] = await Promise.all([startDemo({ oidc: true }), launchChromium()]);
+  servers = await startDemo({ oidc: true });
+  oidcLog = recordOidc(servers.oidc);
   ({ issuer, clientId } = servers.oidc);
   const response = await fetch(`${issuer}/.well-known/openid-configuration`);
   expect(response.status).toBe(200);
@@ -41,22 +47,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
   await servers?.close();
-});
-
-beforeEach(async (test) => {
-  servers.oidc.setMutateDiscovery(undefined);
-  context = await browser.newContext();
-  page = await context.newPage();
-  tokenRequests = [];
-  page.on("request", (request) => {
-    if (request.url().split("?")[0] === tokenEndpoint) tokenRequests.push(request);
-  });
-  test.onTestFinished(async () => {
-    servers.oidc.setMutateDiscovery(undefined);
-    await context.close();
-  });
 });
 
 const b64url = (bytes: Buffer) => bytes.toString("base64url");
@@ -101,7 +92,8 @@ async function expectRefusedBeforeTokenRequest(code: "issuer_mismatch" | "issuer
     error: expect.objectContaining({ name: "PkceError", code, matchesExpected: true }),
   });
   expect(finished.flowFetches).toEqual([]);
-  expect(tokenRequests).toHaveLength(0);
+  expect(oidcLog.tokenRequests).toHaveLength(0);
+  if (browserTokenRequests) expect(browserTokenRequests).toHaveLength(0);
   expect(finished.status).toBe("failed");
   expect(finished.pkceKeys).toEqual([]);
 }
@@ -113,232 +105,238 @@ function expectNoSecrets(error: LabError, ...secrets: string[]) {
   }
 }
 
-describe("the demo page (demo/oauth2.html) against oidc-provider", () => {
-  it("discovers, signs in through the server's login and consent pages and exchanges the code with the right verifier", async () => {
-    const authorizations: URL[] = [];
-    const callbacks: URL[] = [];
-    page.on("request", (request) => {
-      if (!request.isNavigationRequest()) return;
-      const url = new URL(request.url());
-      if (url.href.startsWith(`${authorizationEndpoint}?`)) authorizations.push(url);
-      if (onApp(DEMO_PATH)(url) && url.search) callbacks.push(url);
-    });
-
-    await page.goto(`${servers.app}${DEMO_PATH}`);
-    expect(await page.textContent("#issuer")).toBe(issuer);
-    // The button is enabled once discovery is done (click waits for it).
-    await Promise.all([page.waitForURL(atInteraction), page.click("#connect")]);
-
-    const tokenResponse = page.waitForResponse((r) => r.url() === tokenEndpoint && r.request().method() === "POST");
-    await completeOidcLogin(page, { login: "alice" });
-    const response = await tokenResponse;
-    await page.waitForSelector('#status[data-status="authorized"]');
-
-    // The authorization request: S256 challenge, state, exact redirect URI.
-    expect(authorizations).toHaveLength(1);
-    const auth = authorizations[0]!.searchParams;
-    expect(auth.get("response_type")).toBe("code");
-    expect(auth.get("client_id")).toBe(clientId);
-    expect(auth.get("redirect_uri")).toBe(`${servers.app}${DEMO_PATH}`);
-    expect(auth.get("scope")).toBe("openid profile email");
-    expect(auth.get("code_challenge_method")).toBe("S256");
-    expect(auth.get("code_challenge")).toMatch(/^[A-Za-z0-9_-]{43}$/);
-
-    // The real callback carried code, the same state and RFC 9207 iss.
-    expect(callbacks).toHaveLength(1);
-    const callback = callbacks[0]!.searchParams;
-    expect(callback.get("code")).toBeTruthy();
-    expect(callback.get("state")).toBe(auth.get("state"));
-    expect(callback.get("iss")).toBe(issuer);
-
-    // One token request, with the verifier belonging to the challenge; the server accepted it.
-    expect(tokenRequests).toHaveLength(1);
-    const sent = new URLSearchParams(tokenRequests[0]!.postData() ?? "");
-    expect(Object.fromEntries(sent)).toEqual({
-      grant_type: "authorization_code",
-      code: callback.get("code"),
-      redirect_uri: `${servers.app}${DEMO_PATH}`,
-      client_id: clientId,
-      code_verifier: expect.stringMatching(/^[A-Za-z0-9._~-]{43,128}$/),
-    });
-    expect(s256(sent.get("code_verifier")!)).toBe(auth.get("code_challenge"));
-    expect(response.status()).toBe(200);
-    const tokens = (await response.json()) as Record<string, unknown>;
-    const accessToken = tokens["access_token"] as string;
-    expect(accessToken.length).toBeGreaterThan(16);
-
-    // The page: authorized, masked token, the ID token's claims.
-    expect(await page.textContent("#error")).toBe("");
-    expect(await page.isVisible("#result")).toBe(true);
-    expect(await page.textContent("#access-token")).toBe(`${accessToken.slice(0, 12)}…${accessToken.slice(-4)}`);
-    expect(await page.content()).not.toContain(accessToken);
-    expect(await page.textContent("#token-type")).toBe("Bearer");
-    const claims = JSON.parse((await page.textContent("#claims"))!) as Record<string, unknown>;
-    expect(claims).toMatchObject({ sub: "alice", iss: issuer, aud: clientId });
-
-    // Nothing left behind: address bar and sessionStorage.
-    expect(page.url()).toBe(`${servers.app}${DEMO_PATH}`);
-    expect(await pkceKeys()).toEqual([]);
-  });
-
-  it("shows authorization_error (access_denied) when the user cancels at consent", async () => {
-    const callbacks: URL[] = [];
-    page.on("request", (request) => {
-      const url = new URL(request.url());
-      if (request.isNavigationRequest() && onApp(DEMO_PATH)(url) && url.search) callbacks.push(url);
-    });
-    await page.goto(`${servers.app}${DEMO_PATH}`);
-    await Promise.all([page.waitForURL(atInteraction), page.click("#connect")]);
-
-    await cancelOidcConsent(page, { login: "alice" });
-    await page.waitForSelector('#status[data-status="failed"]');
-
-    expect(callbacks).toHaveLength(1);
-    expect(callbacks[0]!.searchParams.get("error")).toBe("access_denied");
-    expect(callbacks[0]!.searchParams.get("iss")).toBe(issuer);
-    expect(await page.getAttribute("#error", "data-code")).toBe("authorization_error");
-    expect(await page.textContent("#error")).toContain("access_denied");
-    expect(await page.isHidden("#result")).toBe(true);
-    expect(await pkceKeys()).toEqual([]);
-    expect(page.url()).toBe(`${servers.app}${DEMO_PATH}`);
-    expect(tokenRequests).toHaveLength(0);
-  });
-});
-
-describe("the low-level API (lab page) against oidc-provider", () => {
-  it("refuses a wrong code verifier: the server answers 400 invalid_grant, surfaced as TokenError", async () => {
-    const callback = await signInOnLab(discoverScenario());
-    expect(callback.searchParams.get("iss")).toBe(issuer);
-    const code = callback.searchParams.get("code")!;
-
-    const tokenResponse = page.waitForResponse((r) => r.url() === tokenEndpoint && r.request().method() === "POST");
-    const finished = await page.evaluate(() => window.lab.finish({ tamperVerifier: true, expect: "token_error" }));
-    const response = await tokenResponse;
-
-    expect(finished.outcome).toEqual({
-      ok: false,
-      error: expect.objectContaining({
-        name: "TokenError",
-        code: "token_error",
-        isPkceError: true,
-        matchesExpected: true,
-        status: 400,
-        error: "invalid_grant",
-      }),
-    });
-    if (!finished.outcome.ok) expectNoSecrets(finished.outcome.error, code, finished.tamperedVerifier!);
-
-    // The tampered verifier is what was sent (once), and it is not the one behind the challenge.
-    expect(finished.flowFetches).toEqual([tokenEndpoint]);
-    expect(tokenRequests).toHaveLength(1);
-    const sent = new URLSearchParams(tokenRequests[0]!.postData() ?? "");
-    expect(sent.get("code")).toBe(code);
-    expect(sent.get("code_verifier")).toBe(finished.tamperedVerifier);
-    expect(response.status()).toBe(400);
-    expect(await response.json()).toMatchObject({ error: "invalid_grant" });
-
-    expect(finished.status).toBe("failed");
-    expect(finished.pkceKeys).toEqual([]);
-    expect(finished.href).toBe(`${servers.app}${LAB_PATH}`);
-  });
-
-  it("fails with issuer_mismatch, before any token request, when the provider expects another issuer", async () => {
-    const scenario: LabScenario = {
-      kind: "oauth2",
-      options: { clientId, issuer: "http://127.0.0.1:1/other", authorizationEndpoint, tokenEndpoint, scope: "openid" },
-    };
-    const callback = await signInOnLab(scenario);
-    expect(callback.searchParams.get("iss")).toBe(issuer);
-
-    await expectRefusedBeforeTokenRequest("issuer_mismatch");
-  });
-
-  it("fails with issuer_missing, before any token request, when the callback's iss is stripped", async () => {
-    // Playwright routes only the first request of a redirect chain, and the callback is the last
-    // hop of the chain the consent form starts (POST /interaction/:uid -> /auth/:uid -> callback).
-    // So the consent POST is routed, the server's own redirects are followed with the context's
-    // request API (same cookie jar), and the browser is sent to the callback without `iss`.
-    const stripped: Array<string | null> = [];
-    await page.route(
-      atInteraction,
-      async (route) => {
-        const request = route.request();
-        if (request.method() !== "POST" || new URLSearchParams(request.postData() ?? "").get("prompt") !== "consent") {
-          return route.continue();
-        }
-        let response = await route.fetch({ maxRedirects: 0 });
-        let location = new URL(response.headers()["location"] ?? "", request.url());
-        for (let hop = 0; hop < 5 && location.origin === new URL(issuer).origin; hop++) {
-          response = await context.request.get(location.href, { maxRedirects: 0 });
-          location = new URL(response.headers()["location"] ?? "", location);
-        }
-        stripped.push(location.searchParams.get("iss"));
-        location.searchParams.delete("iss");
-        await route.fulfill({ status: 302, headers: { location: location.href } });
-      },
-    );
-    // discover() reads authorization_response_iss_parameter_supported: this provider requires iss.
-    const callback = await signInOnLab(discoverScenario());
-    expect(stripped).toEqual([issuer]); // the server did send iss; the browser never saw it
-    expect(callback.searchParams.has("iss")).toBe(false);
-    expect(callback.searchParams.get("state")).toBeTruthy();
-
-    await expectRefusedBeforeTokenRequest("issuer_missing");
-  });
-
-  it("discover() of this server gives requireIssuer true (authorization_response_iss_parameter_supported)", async () => {
-    expect(discovery["authorization_response_iss_parameter_supported"]).toBe(true);
-    await openLab();
-    const found = await page.evaluate(([i, c]) => window.lab.discover(i, c), [issuer, clientId] as const);
-    expect(found).toEqual({
-      ok: true,
-      value: {
-        issuer,
-        requireIssuer: true,
-        codeChallengeMethod: "S256",
-        authorizationUrl: expect.stringMatching(new RegExp(`^${authorizationEndpoint.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\?`)),
-      },
-    });
-
-    // Control: without the metadata flag, requireIssuer follows it (false).
-    servers.oidc.setMutateDiscovery(({ authorization_response_iss_parameter_supported: _, ...doc }) => doc);
-    const without = await page.evaluate(([i, c]) => window.lab.discover(i, c), [issuer, clientId] as const);
-    expect(without).toMatchObject({ ok: true, value: { issuer, requireIssuer: false } });
-  });
-
-  it("discover() rejects bad metadata with invalid_config and an unreachable issuer with network_error", async () => {
-    await openLab();
-    const run = (target = issuer, expected: "invalid_config" | "network_error" = "invalid_config") =>
-      page.evaluate(([i, c, e]) => window.lab.discover(i, c, e), [target, clientId, expected] as const);
-
-    // Control: the untouched document is accepted.
-    expect(await run()).toMatchObject({ ok: true, value: { issuer } });
-
-    const cases: Array<[string, (doc: DiscoveryDocument) => DiscoveryDocument, RegExp]> = [
-      ["mismatched issuer", (doc) => ({ ...doc, issuer: `${issuer}/other` }), /issuer differs/],
-      ["plain only", (doc) => ({ ...doc, code_challenge_methods_supported: ["plain"] }), /S256/],
-      ["http token endpoint off loopback", (doc) => ({ ...doc, token_endpoint: "http://auth.example.test/token" }), /^tokenEndpoint must be/],
-      ["http authorization endpoint off loopback", (doc) => ({ ...doc, authorization_endpoint: "http://auth.example.test/auth" }), /^authorizationEndpoint must be/],
-    ];
-    for (const [name, mutate, message] of cases) {
-      servers.oidc.setMutateDiscovery(mutate);
-      const result = await run();
-      expect(result, name).toEqual({
-        ok: false,
-        error: expect.objectContaining({ name: "PkceError", code: "invalid_config", matchesExpected: true, message: expect.stringMatching(message) }),
+forEachEngine((engine) => {
+  beforeEach(async (test) => {
+    servers.oidc.setMutateDiscovery(undefined);
+    oidcLog.reset();
+    page = await engine.newPage();
+    browserTokenRequests = null;
+    if (engine.name !== "webkit") {
+      const requests: string[] = (browserTokenRequests = []);
+      playwrightPage(page).on("request", (request) => {
+        if (request.url().split("?")[0] === tokenEndpoint) requests.push(`${request.method()} ${request.url()}`);
       });
     }
-    servers.oidc.setMutateDiscovery(undefined);
+    test.onTestFinished(() => servers.oidc.setMutateDiscovery(undefined));
+  });
 
-    // Unreachable: a loopback port nobody listens on.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const { port } = probe.address() as AddressInfo;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const unreachable = await run(`http://127.0.0.1:${port}`, "network_error");
-    expect(unreachable).toEqual({
-      ok: false,
-      error: expect.objectContaining({ name: "PkceError", code: "network_error", matchesExpected: true }),
+  describe("the demo page (demo/oauth2.html) against oidc-provider", () => {
+    it("discovers, signs in through the server's login and consent pages and exchanges the code with the right verifier", async () => {
+      await page.goto(`${servers.app}${DEMO_PATH}`);
+      // The page's module writes the issuer once it runs (after the load event in some engines).
+      await page.waitForFunction(() => document.querySelector("#issuer")?.textContent !== "");
+      expect(await page.textContent("#issuer")).toBe(issuer);
+      // The button is enabled once discovery is done (click waits for it).
+      await Promise.all([page.waitForURL(atInteraction), page.click("#connect")]);
+
+      // The URL the browser came back with (the page then cleans its address bar).
+      const landed = (await completeOidcLogin(page, { login: "alice", callbackUrl: onApp(DEMO_PATH, (url) => url.search !== "") }))!;
+      await page.waitForSelector('#status[data-status="authorized"]');
+
+      // The authorization request: S256 challenge, state, exact redirect URI (as the server received it).
+      expect(oidcLog.authorizations).toHaveLength(1);
+      const auth = oidcLog.authorizations[0]!.params;
+      expect(auth["response_type"]).toBe("code");
+      expect(auth["client_id"]).toBe(clientId);
+      expect(auth["redirect_uri"]).toBe(`${servers.app}${DEMO_PATH}`);
+      expect(auth["scope"]).toBe("openid profile email");
+      expect(auth["code_challenge_method"]).toBe("S256");
+      expect(auth["code_challenge"]).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+      // The real callback carried code, the same state and RFC 9207 iss: what the server sent is
+      // what the browser arrived with.
+      const sentBack = oidcLog.authorizations[0]!.response;
+      expect(sentBack["code"]).toBeTruthy();
+      expect(sentBack["state"]).toBe(auth["state"]);
+      expect(sentBack["iss"]).toBe(issuer);
+      expect(Object.fromEntries(landed.searchParams)).toEqual({ code: sentBack["code"], state: auth["state"], iss: issuer });
+
+      // One token request, with the verifier belonging to the challenge; the server accepted it.
+      expect(oidcLog.tokenRequests).toHaveLength(1);
+      if (browserTokenRequests) expect(browserTokenRequests).toEqual([`POST ${tokenEndpoint}`]);
+      const sent = oidcLog.tokenRequests[0]!.params;
+      expect(sent).toEqual({
+        grant_type: "authorization_code",
+        code: sentBack["code"],
+        redirect_uri: `${servers.app}${DEMO_PATH}`,
+        client_id: clientId,
+        code_verifier: expect.stringMatching(/^[A-Za-z0-9._~-]{43,128}$/),
+      });
+      expect(s256(sent["code_verifier"]!)).toBe(auth["code_challenge"]);
+      expect(oidcLog.tokenRequests[0]!.status).toBe(200);
+      const tokens = oidcLog.tokenRequests[0]!.body;
+      const accessToken = tokens["access_token"] as string;
+      expect(accessToken.length).toBeGreaterThan(16);
+
+      // The page: authorized, masked token, the ID token's claims.
+      expect(await page.textContent("#error")).toBe("");
+      expect(await page.isVisible("#result")).toBe(true);
+      expect(await page.textContent("#access-token")).toBe(`${accessToken.slice(0, 12)}…${accessToken.slice(-4)}`);
+      expect(await page.content()).not.toContain(accessToken);
+      expect(await page.textContent("#token-type")).toBe("Bearer");
+      const claims = JSON.parse((await page.textContent("#claims"))!) as Record<string, unknown>;
+      expect(claims).toMatchObject({ sub: "alice", iss: issuer, aud: clientId });
+
+      // Nothing left behind: address bar and sessionStorage.
+      expect(await page.url()).toBe(`${servers.app}${DEMO_PATH}`);
+      expect(await pkceKeys()).toEqual([]);
+
+      // Reload and Back after the sign-in: no second token request, no transaction, no error.
+      await page.reload();
+      await page.waitForSelector("#status[data-status]", { state: "attached" });
+      await page.goto(`${servers.app}${LAB_PATH}`);
+      await page.goBack();
+      await page.waitForURL(`${servers.app}${DEMO_PATH}`);
+      await page.waitForFunction(() => document.readyState === "complete");
+      expect(await page.textContent("#error")).toBe("");
+      expect(await pkceKeys()).toEqual([]);
+      expect(oidcLog.tokenRequests).toHaveLength(1);
+    });
+
+    it("shows authorization_error (access_denied) when the user cancels at consent", async () => {
+      await page.goto(`${servers.app}${DEMO_PATH}`);
+      await Promise.all([page.waitForURL(atInteraction), page.click("#connect")]);
+
+      const landed = (await cancelOidcConsent(page, { login: "alice", callbackUrl: onApp(DEMO_PATH, (url) => url.search !== "") }))!;
+      await page.waitForSelector('#status[data-status="failed"]');
+
+      // One authorization, answered with access_denied, and the browser came back with it and iss.
+      expect(oidcLog.authorizations).toEqual([expect.objectContaining({ response: { error: "access_denied" } })]);
+      expect(landed.searchParams.get("error")).toBe("access_denied");
+      expect(landed.searchParams.get("iss")).toBe(issuer);
+      expect(await page.getAttribute("#error", "data-code")).toBe("authorization_error");
+      expect(await page.textContent("#error")).toContain("access_denied");
+      expect(await page.isHidden("#result")).toBe(true);
+      expect(await pkceKeys()).toEqual([]);
+      expect(await page.url()).toBe(`${servers.app}${DEMO_PATH}`);
+      expect(oidcLog.tokenRequests).toHaveLength(0);
+      if (browserTokenRequests) expect(browserTokenRequests).toHaveLength(0);
+    });
+  });
+
+  describe("the low-level API (lab page) against oidc-provider", () => {
+    it("refuses a wrong code verifier: the server answers 400 invalid_grant, surfaced as TokenError", async () => {
+      const callback = await signInOnLab(discoverScenario());
+      expect(callback.searchParams.get("iss")).toBe(issuer);
+      const code = callback.searchParams.get("code")!;
+
+      const finished = await page.evaluate(() => window.lab.finish({ tamperVerifier: true, expect: "token_error" }));
+
+      expect(finished.outcome).toEqual({
+        ok: false,
+        error: expect.objectContaining({
+          name: "TokenError",
+          code: "token_error",
+          isPkceError: true,
+          matchesExpected: true,
+          status: 400,
+          error: "invalid_grant",
+        }),
+      });
+      if (!finished.outcome.ok) expectNoSecrets(finished.outcome.error, code, finished.tamperedVerifier!);
+
+      // The tampered verifier is what was sent (once), and it is not the one behind the challenge.
+      expect(finished.flowFetches).toEqual([tokenEndpoint]);
+      expect(oidcLog.tokenRequests).toHaveLength(1);
+      if (browserTokenRequests) expect(browserTokenRequests).toEqual([`POST ${tokenEndpoint}`]);
+      const sent = oidcLog.tokenRequests[0]!.params;
+      expect(sent["code"]).toBe(code);
+      expect(sent["code_verifier"]).toBe(finished.tamperedVerifier);
+      expect(oidcLog.tokenRequests[0]!.status).toBe(400);
+      expect(oidcLog.tokenRequests[0]!.body).toMatchObject({ error: "invalid_grant" });
+
+      expect(finished.status).toBe("failed");
+      expect(finished.pkceKeys).toEqual([]);
+      expect(finished.href).toBe(`${servers.app}${LAB_PATH}`);
+    });
+
+    it("fails with issuer_mismatch, before any token request, when the provider expects another issuer", async () => {
+      const scenario: LabScenario = {
+        kind: "oauth2",
+        options: { clientId, issuer: "http://127.0.0.1:1/other", authorizationEndpoint, tokenEndpoint, scope: "openid" },
+      };
+      const callback = await signInOnLab(scenario);
+      expect(callback.searchParams.get("iss")).toBe(issuer);
+
+      await expectRefusedBeforeTokenRequest("issuer_mismatch");
+    });
+
+    it("fails with issuer_missing, before any token request, when the callback's iss is stripped", async () => {
+      // No engine can be asked to rewrite a redirect the same way (WebDriver classic has no
+      // interception), so the flow starts in the browser (its transaction in sessionStorage), the
+      // server's Sign-in and Authorize pages are answered from here with a cookie jar of our own,
+      // and the browser is sent to the callback the server gave, without its `iss`.
+      await openLab();
+      const href = await page.evaluate((s) => window.lab.begin(s), discoverScenario());
+      expect(href.startsWith(`${authorizationEndpoint}?`)).toBe(true);
+      const given = await signInWithoutBrowser(href, { login: "alice" });
+      expect(onApp(LAB_PATH)(given)).toBe(true);
+      expect(given.searchParams.get("iss")).toBe(issuer); // the server did send iss; the browser never sees it
+      const callback = new URL(given);
+      callback.searchParams.delete("iss");
+      // discover() reads authorization_response_iss_parameter_supported: this provider requires iss.
+      await page.goto(callback.href);
+      await page.waitForFunction(() => document.documentElement.dataset["lab"] === "ready");
+      expect(new URL(await page.url()).searchParams.has("iss")).toBe(false);
+      expect(new URL(await page.url()).searchParams.get("state")).toBeTruthy();
+
+      await expectRefusedBeforeTokenRequest("issuer_missing");
+    });
+
+    it("discover() of this server gives requireIssuer true (authorization_response_iss_parameter_supported)", async () => {
+      expect(discovery["authorization_response_iss_parameter_supported"]).toBe(true);
+      await openLab();
+      const found = await page.evaluate(([i, c]) => window.lab.discover(i, c), [issuer, clientId] as const);
+      expect(found).toEqual({
+        ok: true,
+        value: {
+          issuer,
+          requireIssuer: true,
+          codeChallengeMethod: "S256",
+          authorizationUrl: expect.stringMatching(new RegExp(`^${authorizationEndpoint.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\?`)),
+        },
+      });
+
+      // Control: without the metadata flag, requireIssuer follows it (false).
+      servers.oidc.setMutateDiscovery(({ authorization_response_iss_parameter_supported: _, ...doc }) => doc);
+      const without = await page.evaluate(([i, c]) => window.lab.discover(i, c), [issuer, clientId] as const);
+      expect(without).toMatchObject({ ok: true, value: { issuer, requireIssuer: false } });
+    });
+
+    it("discover() rejects bad metadata with invalid_config and an unreachable issuer with network_error", async () => {
+      await openLab();
+      const run = (target = issuer, expected: "invalid_config" | "network_error" = "invalid_config") =>
+        page.evaluate(([i, c, e]) => window.lab.discover(i, c, e), [target, clientId, expected] as const);
+
+      // Control: the untouched document is accepted.
+      expect(await run()).toMatchObject({ ok: true, value: { issuer } });
+
+      const cases: Array<[string, (doc: DiscoveryDocument) => DiscoveryDocument, RegExp]> = [
+        ["mismatched issuer", (doc) => ({ ...doc, issuer: `${issuer}/other` }), /issuer differs/],
+        ["plain only", (doc) => ({ ...doc, code_challenge_methods_supported: ["plain"] }), /S256/],
+        ["http token endpoint off loopback", (doc) => ({ ...doc, token_endpoint: "http://auth.example.test/token" }), /^tokenEndpoint must be/],
+        ["http authorization endpoint off loopback", (doc) => ({ ...doc, authorization_endpoint: "http://auth.example.test/auth" }), /^authorizationEndpoint must be/],
+      ];
+      for (const [name, mutate, message] of cases) {
+        servers.oidc.setMutateDiscovery(mutate);
+        const result = await run();
+        expect(result, name).toEqual({
+          ok: false,
+          error: expect.objectContaining({ name: "PkceError", code: "invalid_config", matchesExpected: true, message: expect.stringMatching(message) }),
+        });
+      }
+      servers.oidc.setMutateDiscovery(undefined);
+
+      // Unreachable: a loopback port nobody listens on.
+      const probe = createServer();
+      await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+      const { port } = probe.address() as AddressInfo;
+      await new Promise<void>((resolve) => probe.close(() => resolve()));
+      const unreachable = await run(`http://127.0.0.1:${port}`, "network_error");
+      expect(unreachable).toEqual({
+        ok: false,
+        error: expect.objectContaining({ name: "PkceError", code: "network_error", matchesExpected: true }),
+      });
     });
   });
 });

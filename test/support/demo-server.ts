@@ -1,8 +1,8 @@
-import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { createServer, type ViteDevServer } from "vite";
 import { startEmulator, type RunningEmulator } from "../../demo/emulator/server.ts";
 import { startOidcServer, type OidcServer, type OidcServerOptions } from "../../demo/oidc/server.ts";
+import { freePort } from "./local.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -33,18 +33,6 @@ export interface DemoOptions {
 /** The paths registered as redirect URIs by `startDemo({ oidc: true })` by default. */
 export const OIDC_CALLBACK_PATHS = ["/demo/oauth2.html", "/test/e2e/pages/lab.html"];
 
-/** A port that was free a moment ago on 127.0.0.1 (Vite then takes it with `strictPort`). */
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /**
  * Starts the standalone OpenRouter emulator and the demo's Vite dev server on two loopback ports,
  * with the demo pages pointed at the emulator. The IIFE page needs `npm run build` first.
@@ -60,7 +48,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers 
   let vite: ViteDevServer;
   try {
     if (options.oidc) {
-      // The redirect URIs must carry the app's port before the app listens: reserve one first.
+      // The redirect URIs must carry the app's port before the app listens: reserve one first
+      // (Vite then takes it with `strictPort`).
       port = await freePort();
       const origin = `http://127.0.0.1:${port}`;
       oidc = await startOidcServer({
