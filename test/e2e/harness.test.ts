@@ -86,6 +86,8 @@ forEachEngine((engine) => {
     await expect(page.evaluate(() => { throw new Error("boom in page"); })).rejects.toThrow(/boom in page/);
     expect(await page.content()).toContain('<p id="hidden" hidden="">hidden</p>');
     expect(await page.sessionStorageKeys("harness:")).toEqual(["harness:loads"]);
+    await page.evaluate(() => (document.cookie = "harness=yes; path=/"));
+    expect(await page.cookies()).toContainEqual({ name: "harness", value: "yes" });
     await page.evaluate(() => setTimeout(() => document.body.setAttribute("data-late", "yes"), 300));
     await page.waitForFunction(() => document.body.dataset["late"] === "yes");
     await page.waitForSelector("#hidden", { state: "hidden" });
