@@ -123,7 +123,7 @@ export interface Flow<Result> {
 }
 
 const CALLBACK_PARAMS = new Set(["code", "state", "iss", "error", "error_description", "error_uri", "session_state"]);
-const MAX_TIMER = 2 ** 31 - 1;
+const MAX_TIMER = 2147483647; // 2^31 - 1, as a literal: an expression would stay in every bundle
 // Shared by every flow of the page, so StrictMode's double effect (even with two flow objects)
 // sends one request. Keyed by provider and URL, both before and after the address bar is cleaned.
 const inflight = new Map<string, Exchange>();

@@ -86,3 +86,20 @@ describe("TSDoc in the shipped declarations (dist/*.d.ts)", () => {
     expect(words.length, `${where}: the TSDoc of \`${name}\` is empty`).toBeGreaterThan(0);
   });
 });
+
+describe("README.md <script> tags", () => {
+  const VERSION = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string }).version;
+  const tags = [...README.matchAll(/<script src="(https:\/\/[^"]*pkce-flow[^"]*)"([^>]*)>/g)];
+
+  it("shows the script build from a CDN at least once", () => {
+    expect(tags.length).toBeGreaterThan(0);
+  });
+
+  it.each(tags.map((tag) => [tag[1]!, tag[2]!] as const))("pins %s to this version with the build's sha384 integrity", async (src, attributes) => {
+    expect(src).toBe(`https://cdn.jsdelivr.net/npm/pkce-flow@${VERSION}/dist/pkce-flow.iife.js`);
+    const { createHash } = await import("node:crypto");
+    const expected = `sha384-${createHash("sha384").update(readFileSync(join(DIST, "pkce-flow.iife.js"))).digest("base64")}`;
+    expect(attributes, `the integrity of this build is ${expected}`).toContain(`integrity="${expected}"`);
+    expect(attributes).toContain('crossorigin="anonymous"');
+  });
+});
