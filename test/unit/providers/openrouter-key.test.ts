@@ -297,9 +297,9 @@ describe("openRouterKeyLinks", () => {
   });
 
   it("rejects with crypto_unavailable without crypto.subtle (insecure context)", async () => {
-    const real = globalThis.crypto;
-    vi.stubGlobal("crypto", { getRandomValues: (array: Uint8Array<ArrayBuffer>) => real.getRandomValues(array) });
-    const error = await rejection(openRouterKeyLinks(KEY));
+    // The getter on Crypto's prototype, not the global: WebKit keeps `crypto` itself unstubbable.
+    const subtle = vi.spyOn(Object.getPrototypeOf(globalThis.crypto) as Crypto, "subtle", "get").mockReturnValue(undefined as unknown as SubtleCrypto);
+    const error = await rejection(openRouterKeyLinks(KEY)).finally(() => subtle.mockRestore());
     expect(error.code).toBe("crypto_unavailable");
     expect(leaked(errorSurfaces(error), { KEY })).toEqual([]);
   });
