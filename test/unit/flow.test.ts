@@ -1356,3 +1356,17 @@ describe("returnTo (property)", () => {
 function isPkceErrorCode(error: unknown): string | undefined {
   return error instanceof PkceError ? error.code : undefined;
 }
+
+describe("transactions are bound to their server", () => {
+  it("never sends a transaction started against one oauth2 configuration to a flow configured with other endpoints", async () => {
+    const recorder = fetchRecorder(() => oauth2Case.success());
+    const production = createFlow(oauth2Provider({ issuer: AS }), { fetch: recorder.fetch });
+    const staging = createFlow(oauth2Provider({ issuer: AS, tokenEndpoint: "https://staging.as.example/token" }), { fetch: recorder.fetch });
+    const callback = oauth2Callback(await staging.authorize());
+    expect(production.isCallback(callback)).toBe(false);
+    expect(await production.handleCallback(callback)).toBeNull();
+    expect(recorder.calls).toHaveLength(0);
+    await staging.handleCallback(callback);
+    expect(recorder.calls.map((call) => call.request.url)).toEqual(["https://staging.as.example/token"]);
+  });
+});
