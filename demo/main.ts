@@ -74,6 +74,19 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
+// A popup keeps this page as it is (the notes, the form): the popup's own load of this page runs
+// handleCallback() below, which hands the callback back here and closes the window.
+$("connect-popup").addEventListener("click", () => {
+  const [settings, to] = chosen();
+  const popupFlow = createFlow(provider(settings, to));
+  popupFlow.subscribe(render);
+  // No await before popup(): the browser allows the window only while it handles the click.
+  popupFlow.popup().then(
+    (result) => connect(result.key, result.userId, to),
+    () => {}, // shown through the subscription
+  );
+});
+
 // --- Connected: the key, what OpenRouter says about it, and Disconnect -------------------------
 
 // The key lives in memory; in localStorage only when the user ticks "Remember" (README: keeping
@@ -200,7 +213,8 @@ $<HTMLFormElement>("paste-form").addEventListener("submit", async (event) => {
 try {
   const result = await flow.handleCallback();
   if (result) await connect(result.key, result.userId, target);
-  else {
+  // (A popup's callback page has handed its callback back and is closing: nothing more to do.)
+  else if (!window.closed) {
     const remembered = localStorage.getItem(REMEMBER);
     if (remembered) {
       const { key, to } = JSON.parse(remembered) as { key: string; to: string };

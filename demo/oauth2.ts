@@ -77,6 +77,14 @@ if (!oidcIssuer) {
       event.preventDefault();
       flow.start().catch(fail);
     });
+    // The same sign-in in a popup: this page (the notes) stays as it is. popup() comes first in
+    // the click, before any await, or the browser blocks the window.
+    $("connect-popup").addEventListener("click", () => {
+      flow.popup().then(async (result) => {
+        showSession(result);
+        await loadUserinfo(provider);
+      }, fail);
+    });
     $("refresh").addEventListener("click", () => {
       const previous = session!;
       refresh(provider, () => session?.refreshToken, { claims: previous.claims })
@@ -104,8 +112,10 @@ if (!oidcIssuer) {
       session = undefined;
       location.assign(url);
     });
-    // Enabled only now: a click before discovery finished would submit the form natively.
+    // Enabled only now: a click before discovery finished would submit the form natively (or
+    // reach popup() only after discovery's await, when the browser blocks popups).
     $("connect").removeAttribute("disabled");
+    $("connect-popup").removeAttribute("disabled");
     const result = await flow.handleCallback().catch(() => null);
     if (result) {
       showSession(result);

@@ -4,8 +4,12 @@
  * `handleCallback()` on every load, which in the popup hands the callback back and closes it.
  *
  * Switches in the query, kept in the callback URL so the popup loads the same page with the same
- * provider: `provider=oidc` (the OpenID Connect server; else the OpenRouter emulator), `emulator`
- * (another emulator origin, e.g. one that sends Cross-Origin-Opener-Policy) and `detectClose=0`.
+ * provider: `provider=oidc` (the OpenID Connect server; else the OpenRouter emulator) and
+ * `detectClose=0`.
+ *
+ * What a test cannot read from a window that has closed itself (WebDriver has no URL for it), the
+ * popup leaves in localStorage, which its opener shares: `popup-e2e:closed:<load id>` = the last
+ * address the library gave the popup's address bar, the one it closed with.
  */
 import { createFlow, discover, openRouter, type Flow, type FlowSnapshot } from "../../../src/index.ts";
 import { demoSettings, maskKey } from "../../../demo/shared.ts";
@@ -14,6 +18,8 @@ declare global {
   interface Window {
     /** Whether the window popup() opened looks closed from here (`null` before one was opened). */
     popupLooksClosed(): boolean | null;
+    /** One entry per `window.open` call: did the browser give the page a window? */
+    opened: boolean[];
   }
 }
 
@@ -22,17 +28,34 @@ const query = new URLSearchParams(location.search);
 const { emulatorUrl, oidcIssuer, oidcClientId } = demoSettings();
 // This page with its switches and without the callback parameters: the redirect URI.
 const settings = new URLSearchParams();
-for (const name of ["provider", "emulator", "detectClose"]) if (query.has(name)) settings.set(name, query.get(name)!);
+for (const name of ["provider", "detectClose"]) if (query.has(name)) settings.set(name, query.get(name)!);
 const here = `${location.origin}${location.pathname}${settings.size ? `?${settings}` : ""}`;
 
 // Keeps the handle the library opens, so a test can see whether a Cross-Origin-Opener-Policy cut it.
 let handle: Window | null = null;
 const open = window.open.bind(window);
-window.open = (...args) => (handle = open(...args));
+window.opened = [];
+window.open = (...args) => {
+  handle = open(...args);
+  window.opened.push(handle !== null);
+  return handle;
+};
 window.popupLooksClosed = () => handle?.closed ?? null;
 
 // Proves the page was never reloaded: a new value on every load.
-$("loaded").textContent = crypto.randomUUID();
+const loaded = crypto.randomUUID();
+$("loaded").textContent = loaded;
+
+// Loaded as a popup's callback: writes down each address the library gives the address bar, the
+// last of which the window closes with. (Nothing can be written after handleCallback() resolves:
+// WebKit runs no more script once the window has called close().)
+if (query.get("state")?.startsWith("pkce-popup.")) {
+  const replaceState = history.replaceState.bind(history);
+  history.replaceState = (...args) => {
+    replaceState(...args);
+    localStorage.setItem(`popup-e2e:closed:${loaded}`, location.href);
+  };
+}
 
 const show = (snapshot: FlowSnapshot) => {
   $("status").textContent = snapshot.status;
@@ -48,7 +71,7 @@ async function oidcFlow() {
 }
 
 function openRouterFlow() {
-  const flow = createFlow(openRouter({ callbackUrl: here, baseUrl: query.get("emulator") ?? emulatorUrl, keyLabel: "popup e2e" }));
+  const flow = createFlow(openRouter({ callbackUrl: here, baseUrl: emulatorUrl, keyLabel: "popup e2e" }));
   return { flow: flow as Flow<unknown>, shown: (r: unknown) => maskKey((r as { key: string }).key) };
 }
 
