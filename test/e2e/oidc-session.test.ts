@@ -38,6 +38,8 @@ const config = (extra: Partial<SessionConfig> = {}): SessionConfig => ({ issuer,
 const onSession = (withCode = true) => (url: URL) => url.origin === servers.app && url.pathname === SESSION_PATH && (!withCode || url.searchParams.has("code"));
 const payload = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
 const tail = (token: string | null | undefined) => (token ?? "").slice(-4);
+/** "ok", or the error's code and OAuth error ("token_error invalid_grant"). */
+const verdict = (outcome: Outcome<unknown>) => (outcome.ok ? "ok" : `${outcome.error.code} ${outcome.error.error}`);
 
 /** What the server's token endpoint says to a refresh with `token`, sent from Node (not the page). */
 async function refreshFromNode(token: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -239,7 +241,10 @@ forEachEngine((engine) => {
       await openSession(other);
       const start = (await page.evaluate(() => window.session.stored()))!;
       const [a, b] = await atOnce<RefreshOutcome>([page, other], "refresh");
-      expect(a!.ok && b!.ok).toBe(true);
+      // On failure, say which token each tab sent (their last characters): a tab that sent the
+      // token the other had already spent read storage before the other tab's write reached it.
+      const sentTails = `first token …${tail(start.refreshToken)}; sent …${tail(await page.evaluate(() => window.session.lastSent()))} and …${tail(await other.evaluate(() => window.session.lastSent()))}`;
+      expect([a!, b!].map(verdict), sentTails).toEqual(["ok", "ok"]);
       if (!a!.ok || !b!.ok) return;
       // One tab sent the first token; the other waited and sent the token the first one saved.
       const sent = [a.value.sent, b.value.sent];
@@ -263,7 +268,7 @@ forEachEngine((engine) => {
       // Each tab read the token before either refreshed (as tabs that loaded it earlier do).
       const token = (await page.evaluate(() => window.session.stored()))!.refreshToken!;
       const [a, b] = await atOnce<RefreshOutcome>([page, other], "unlocked", token);
-      const outcomes = [a!, b!].map((o) => (o.ok ? "ok" : `${o.error.code} ${o.error.error}`)).sort();
+      const outcomes = [a!, b!].map(verdict).sort();
       expect(outcomes).toContain("token_error invalid_grant");
     });
 
@@ -390,7 +395,7 @@ forEachEngine((engine) => {
       await openSession(other);
       expect(await other.evaluate(() => window.session.recipeOpen("localStorage"))).toMatchObject({ ok: true, value: { claims: { sub: "alice" } } });
       const [a, b] = await atOnce<RecipeRefreshOutcome>([page, other], "recipeRefresh");
-      expect(a!.ok && b!.ok).toBe(true);
+      expect([a!, b!].map(verdict)).toEqual(["ok", "ok"]);
       const [mine, theirs] = [await page.evaluate(() => window.session.recipeTokens()), await other.evaluate(() => window.session.recipeTokens())];
       expect(mine).toEqual(theirs);
       expect((await page.evaluate((t) => window.session.userinfo(t), mine!.accessToken)).ok).toBe(true);

@@ -62,6 +62,7 @@ const CONFIG_KEY = "session:config";
 const GO = "session:go";
 const SIGNED_OUT = "session:signed-out";
 let armed: Promise<Timed<unknown>> | undefined;
+let lastSent: string | null = null;
 const TOKENS_KEY = "session:tokens";
 const redirectUri = `${location.origin}${location.pathname}`;
 
@@ -125,6 +126,8 @@ const session = {
       return result ? { stored: keep(result), hasClaims: result.claims !== undefined, frozen: Object.isFrozen(result.claims) } : null;
     }),
   stored,
+  /** The refresh token this tab's last `refresh()` sent, whether or not the server took it. */
+  lastSent: () => lastSent,
   /** Refreshes with the token read from shared storage, inside the cross-tab lock. */
   refresh: (mode: "locked" | "unlocked" = "locked", given?: string) =>
     outcome(async () => {
@@ -134,7 +137,11 @@ const session = {
       let sent: string | null = null;
       // "unlocked": the token given (or read once, up front) and no lock: what an app without the recipe does.
       const token = mode === "locked" ? () => (sent = stored()?.refreshToken ?? null) : (sent = given ?? previous!.refreshToken!);
-      await refresh(p, token, { claims, save: (r) => void keep(r, stored()) });
+      try {
+        await refresh(p, token, { claims, save: (r) => void keep(r, stored()) });
+      } finally {
+        lastSent = sent;
+      }
       return { sent, stored: stored()! };
     }),
   userinfo: (accessToken = stored()?.accessToken ?? "") =>
