@@ -103,19 +103,25 @@ forEachEngine((engine) => {
       expect(new URL(await page.url()).searchParams.has("error")).toBe(false);
     });
 
-    it("exchanges nothing twice when the callback page is reloaded", async () => {
+    it("answers no_transaction when the used callback URL is loaded again: address bar cleaned, nothing exchanged twice", async () => {
       await connect("/");
       await Promise.all([page.waitForURL(`${servers.app}/?**`), page.click("#allow")]);
       await status("authorized");
       await page.reload();
       await status("idle");
-      // Loading the very URL that carried the code again: still no second exchange.
-      const callback = callbackOfFirstExchange();
-      expect(new URL(callback).searchParams.get("code")).toBeTruthy();
-      await page.goto(callback);
-      await status("idle");
+      // Loading the very URL that carried the code (and the state of a sign-in that has ended) again:
+      // DESIGN.md "Which callbacks are whose", rule 4.
+      const callback = new URL(callbackOfFirstExchange());
+      expect(callback.searchParams.get("code")).toBeTruthy();
+      expect(callback.searchParams.get("state")).toBeTruthy();
+      await page.goto(callback.href);
+      await status("failed");
+      expect(await page.getAttribute("#error", "data-code")).toBe("no_transaction");
+      const url = new URL(await page.url());
+      expect(url.searchParams.has("code")).toBe(false);
+      expect(url.searchParams.has("state")).toBe(false);
       expect(exchanges()).toHaveLength(1);
-      expect(await page.textContent("#error")).toBe("");
+      expect(await pkceKeys()).toEqual([]);
       expect(await page.isHidden("#result")).toBe(true);
     });
 

@@ -51,7 +51,18 @@ export interface Stored {
   expiresAt: number | null;
 }
 
+/** An action run by {@link session.arm}: its outcome, and when (Date.now()) it started and ended. */
+export interface Timed<T> {
+  outcome: T;
+  started: number;
+  ended: number;
+}
+
 const CONFIG_KEY = "session:config";
+const GO = "session:go";
+const SIGNED_OUT = "session:signed-out";
+let armed: Promise<Timed<unknown>> | undefined;
+let lastSent: string | null = null;
 const TOKENS_KEY = "session:tokens";
 const redirectUri = `${location.origin}${location.pathname}`;
 
@@ -115,6 +126,8 @@ const session = {
       return result ? { stored: keep(result), hasClaims: result.claims !== undefined, frozen: Object.isFrozen(result.claims) } : null;
     }),
   stored,
+  /** The refresh token this tab's last `refresh()` sent, whether or not the server took it. */
+  lastSent: () => lastSent,
   /** Refreshes with the token read from shared storage, inside the cross-tab lock. */
   refresh: (mode: "locked" | "unlocked" = "locked", given?: string) =>
     outcome(async () => {
@@ -124,7 +137,11 @@ const session = {
       let sent: string | null = null;
       // "unlocked": the token given (or read once, up front) and no lock: what an app without the recipe does.
       const token = mode === "locked" ? () => (sent = stored()?.refreshToken ?? null) : (sent = given ?? previous!.refreshToken!);
-      await refresh(p, token, { claims, save: (r) => void keep(r, stored()) });
+      try {
+        await refresh(p, token, { claims, save: (r) => void keep(r, stored()) });
+      } finally {
+        lastSent = sent;
+      }
       return { sent, stored: stored()! };
     }),
   userinfo: (accessToken = stored()?.accessToken ?? "") =>
@@ -144,9 +161,44 @@ const session = {
   recipeTokens: () => recipe?.tokens ?? null,
   recipeRefresh: () => outcome(async () => (await recipe!.refresh(), recipe!.tokens)),
   recipeSignOut: () => outcome(() => recipe!.signOut({ postLogoutRedirectUri: redirectUri })),
+  /**
+   * Starts `recipeSignOut()` and returns at once: the page navigates away while it is answering.
+   * Its outcome is kept in sessionStorage (`session:signed-out`) if the page is still there to write it.
+   */
+  recipeSignOutSoon(): void {
+    void session.recipeSignOut().then((result) => sessionStorage.setItem(SIGNED_OUT, JSON.stringify(result)));
+  },
+  /**
+   * Readies `action` to run in this tab when `session.go()` is called in any tab of this origin
+   * (a BroadcastChannel message reaches them all at once), so tabs really act at the same time even
+   * where the driver sends its commands one after the other (WebDriver classic). `session.armed()`
+   * then gives the outcome and timing.
+   */
+  arm(action: "refresh" | "unlocked" | "recipeRefresh", token?: string): void {
+    const channel = new BroadcastChannel(GO);
+    armed = new Promise((resolve) => {
+      channel.onmessage = () => {
+        channel.close();
+        const started = Date.now();
+        const run = action === "recipeRefresh" ? session.recipeRefresh() : session.refresh(action === "refresh" ? "locked" : "unlocked", token);
+        void run.then((outcome: unknown) => resolve({ outcome, started, ended: Date.now() }));
+      };
+    });
+  },
+  /** Starts what every tab has armed. */
+  go(): void {
+    const channel = new BroadcastChannel(GO);
+    channel.postMessage("go");
+    channel.close();
+  },
+  /** The armed action's outcome and timing, once it is done. */
+  armed: () => armed ?? Promise.reject(new Error("nothing armed in this tab")),
   /** Forgets the tokens (signing out locally). */
   forget: () => localStorage.removeItem(TOKENS_KEY),
 };
+
+/** What the page offers the tests. */
+export type SessionApi = typeof session;
 
 declare global {
   interface Window {
