@@ -2,7 +2,21 @@ import { PkceError, TokenError, fail } from "./errors.js";
 import type { IdTokenClaims } from "./idtoken.js";
 import { readTokenResponse, type OAuth2Provider, type OAuth2Result } from "./providers/oauth2.js";
 import { sendRequest, type JsonObject, type SendOptions } from "./request.js";
+import { base64url } from "./random.js";
 import { withQuery } from "./url.js";
+
+// How long a tab marks a refresh token it has just spent (see `spent` below), in milliseconds.
+const SPENT_MS = 10000;
+
+// The name of the short-lived lock with which a tab marks a refresh token it has just spent. Web
+// Locks order the tabs, but a value written to localStorage reaches another tab a moment later:
+// the next tab under the lock can still read the spent token. The lock manager answers at once in
+// every tab, so a tab that reads a token marked spent reads again until its storage has caught up.
+// Named by the token's SHA-256, never the token itself.
+async function spent(lock: string, token: string): Promise<string | null> {
+  const subtle = globalThis.crypto?.subtle;
+  return subtle ? `${lock} spent ${base64url(new Uint8Array(await subtle.digest("SHA-256", new TextEncoder().encode(token))))}` : null;
+}
 
 /** Options of {@link refresh}. */
 export interface RefreshOptions extends SendOptions {
@@ -117,7 +131,9 @@ function refreshOnce(provider: OAuth2Provider, token: string, options: RefreshOp
  * Concurrent calls with the same token in this page share one request. Given a function, the token
  * is read, sent and `save`d inside a cross-tab Web Lock named after the provider, so tabs sharing
  * token storage refresh one at a time and each sends the newest token (no lock where the browser
- * has no Web Locks).
+ * has no Web Locks). Because a localStorage write reaches other tabs a moment late, a tab marks
+ * the token it has just spent (a short-lived lock named by its SHA-256) and the next tab, reading
+ * that token under the lock, reads again until its storage shows the new one.
  * @throws {TokenError} when the server refuses (`invalid_grant`: the token is spent, revoked or
  *   expired; sign in again).
  * @throws {PkceError} `invalid_config` (not an `oauth2()`/`discover()` provider), `invalid_argument`
@@ -133,16 +149,28 @@ export async function refresh(provider: OAuth2Provider, refreshToken: RefreshTok
   endpointOf(provider, "tokenEndpoint", "refresh");
   // Already aborted: nothing is read, locked or sent.
   if (options.signal?.aborted) fail("aborted", "refresh aborted");
+  const locks = typeof refreshToken === "function" ? globalThis.navigator?.locks : undefined;
+  const lock = `pkce-flow refresh ${provider.id}`;
+  const read = async () => checkToken(typeof refreshToken === "function" ? await refreshToken() : refreshToken, "refreshToken");
   const run = async () => {
-    const token = checkToken(typeof refreshToken === "function" ? await refreshToken() : refreshToken, "refreshToken");
+    let token = await read();
+    // Under the lock: while another tab's mark says this token was just spent, this tab's storage
+    // has not caught up yet; read again (for at most SPENT_MS, then let the server decide).
+    for (const end = Date.now() + SPENT_MS; locks && Date.now() < end; token = await read()) {
+      const mark = await spent(lock, token);
+      if (!(await locks.query()).held?.some((held) => held.name === mark)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const result = await refreshOnce(provider, token, options);
+    const mark = locks && (await spent(lock, token));
+    // Granted before this tab's lock is released, so the next tab already sees it.
+    if (mark) await new Promise<void>((granted) => void locks!.request(mark, () => (granted(), new Promise((end) => setTimeout(end, SPENT_MS)))));
     await options.save?.(result);
     return result;
   };
-  const locks = typeof refreshToken === "function" ? globalThis.navigator?.locks : undefined;
   if (!locks) return run();
   try {
-    return await locks.request(`pkce-flow refresh ${provider.id}`, options.signal ? { signal: options.signal } : {}, run);
+    return await locks.request(lock, options.signal ? { signal: options.signal } : {}, run);
   } catch (error) {
     // Aborted while waiting for the lock: the platform's AbortError, as this library's code.
     return error instanceof PkceError || !options.signal?.aborted ? Promise.reject(error) : fail("aborted", "refresh aborted");

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { TokenError, logoutUrl, oauth2, openRouter, refresh, revoke, userinfo } from "../../src/index.ts";
 import type { OAuth2Provider, OAuth2Result } from "../../src/index.ts";
+import { referenceChallenge } from "./helpers/reference.ts";
 import { rejection, thrown } from "./helpers/errors.ts";
 import { fetchRecorder, hang, json, text } from "./helpers/fetch.ts";
 import { goodClaims, jwt } from "./helpers/jwt.ts";
@@ -28,25 +29,42 @@ afterEach(() => {
 });
 
 /** A stand-in for navigator.locks that logs every step, grants locks one at a time per name. */
+/**
+ * Web Locks as one lock manager shared by the "tabs" of a test: requests for one name run one at a
+ * time; `query()` lists the held ones. The refresh lock's turns are logged as "lock" / "unlock";
+ * the marks of spent tokens (names with " spent ") are listed in `marks`.
+ */
 function fakeLocks(log: string[]) {
   const queues = new Map<string, Promise<unknown>>();
+  const held = new Set<string>();
   return {
     names: [] as string[],
-    request(name: string, _options: LockOptions, callback: () => Promise<unknown>) {
-      this.names.push(name);
+    marks: [] as string[],
+    request(name: string, options: LockOptions | (() => Promise<unknown>), callback?: () => Promise<unknown>) {
+      const body = (typeof options === "function" ? options : callback)!;
+      const mark = name.includes(" spent ");
+      (mark ? this.marks : this.names).push(name);
       const previous = queues.get(name) ?? Promise.resolve();
       const run = previous.then(async () => {
-        log.push("lock");
+        held.add(name);
+        if (!mark) log.push("lock");
         try {
-          return await callback();
+          return await body();
         } finally {
-          log.push("unlock");
+          held.delete(name);
+          if (!mark) log.push("unlock");
         }
       });
       queues.set(name, run.catch(() => {}));
       return run;
     },
+    query: async () => ({ held: [...held].map((name) => ({ name })) }),
   };
+}
+
+/** The name of the lock that marks `token` as just spent: the provider's lock, " spent ", SHA-256. */
+async function markOf(token: string): Promise<string> {
+  return `pkce-flow refresh ${provider.id} spent ${await referenceChallenge(token)}`;
 }
 
 describe("refresh", () => {
@@ -162,6 +180,27 @@ describe("refresh", () => {
     expect(log).toEqual(["lock", `read ${OLD}`, `send ${OLD}`, "save rt-1", "unlock", "lock", "read rt-1", "send rt-1", "save rt-2", "unlock"]);
     expect([a.refreshToken, b.refreshToken]).toEqual(["rt-1", "rt-2"]);
     expect(locks.names).toEqual([`pkce-flow refresh ${provider.id}`, `pkce-flow refresh ${provider.id}`]);
+    // Each spent token is marked before the next tab gets the lock.
+    expect(locks.marks).toEqual([await markOf(OLD), await markOf("rt-1")]);
+  });
+
+  it("reads again while another tab's mark says the token it read was just spent (its storage has not caught up)", async () => {
+    const log: string[] = [];
+    const locks = fakeLocks(log);
+    vi.stubGlobal("navigator", { locks });
+    // The other tab spent OLD and still holds its mark; this tab's storage shows OLD for a while.
+    let release!: () => void;
+    void locks.request(await markOf(OLD), () => new Promise<void>((resolve) => (release = resolve)));
+    let stored = OLD;
+    let reads = 0;
+    const recorder = fetchRecorder(async () => json(200, tokens({ refresh_token: "rt-2" })));
+    const pending = refresh(provider, () => (++reads === 3 ? (stored = "rt-1") : stored), { fetch: recorder.fetch });
+    const result = await pending;
+    release();
+    expect(reads).toBeGreaterThanOrEqual(3);
+    expect((await form(recorder.calls[0]!.body))["refresh_token"]).toBe("rt-1");
+    expect(recorder.calls).toHaveLength(1);
+    expect(result.refreshToken).toBe("rt-2");
   });
 
   it("takes no lock for a token given as a string, and runs without one where Web Locks are missing", async () => {
