@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startDemo, type DemoServers } from "../support/demo-server.ts";
+import { decideConsent, startDemo, type DemoServers } from "../support/demo-server.ts";
 import { forEachEngine, type EnginePage } from "../support/engine.ts";
 
 let servers: DemoServers;
@@ -146,14 +146,7 @@ forEachEngine((engine) => {
     it("fails with state_mismatch and exchanges nothing when the callback's state was tampered with", async () => {
       await connect("/");
       // Decide on the consent page from here, so the callback URL can be altered before the page loads it.
-      const requestId = await page.getAttribute('input[name="request"]', "value");
-      const decided = await fetch(`${servers.emulator.url}/auth`, {
-        method: "POST",
-        headers: { "Content-Type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ request: requestId!, decision: "allow" }),
-        redirect: "manual",
-      });
-      const callback = new URL(decided.headers.get("location")!);
+      const callback = new URL(await decideConsent(page, servers.emulator.url));
       expect(callback.searchParams.get("code")).toBeTruthy();
       callback.searchParams.set("state", "tampered");
       await page.goto(callback.href);

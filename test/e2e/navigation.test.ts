@@ -3,7 +3,7 @@
 // uncleaned URL, Back to the server and Allow again, the callback in another tab). Driven through
 // test/e2e/pages/navigation.html, which behaves like the README's apps, in every engine.
 import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
-import { startDemo, type DemoServers } from "../support/demo-server.ts";
+import { decideConsent, startDemo, type DemoServers } from "../support/demo-server.ts";
 import { forEachEngine, type EnginePage } from "../support/engine.ts";
 
 const PATH = "/test/e2e/pages/navigation.html";
@@ -133,14 +133,7 @@ forEachEngine((engine) => {
     await open();
     await connect();
     // Decide on the consent page without following, so the callback can be opened elsewhere.
-    const requestId = await page.getAttribute('input[name="request"]', "value");
-    const decided = await fetch(`${servers.emulator.url}/auth`, {
-      method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ request: requestId!, decision: "allow" }),
-      redirect: "manual",
-    });
-    const callback = decided.headers.get("location")!;
+    const callback = await decideConsent(page, servers.emulator.url);
     const other = await page.context.newPage();
     await other.goto(callback);
     await status("failed", other);

@@ -95,3 +95,19 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers 
     },
   };
 }
+
+/**
+ * Answers the emulator's consent page shown in `page` from Node (Allow by default) without the
+ * browser following the answer, and gives the callback URL the emulator sent back, so a test can
+ * alter it or open it elsewhere before any page loads it.
+ */
+export async function decideConsent(page: { getAttribute(selector: string, name: string): Promise<string | null> }, emulatorUrl: string, decision: "allow" | "deny" = "allow"): Promise<string> {
+  const request = await page.getAttribute('input[name="request"]', "value");
+  const decided = await fetch(`${emulatorUrl}/auth`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ request: request!, decision }),
+    redirect: "manual",
+  });
+  return decided.headers.get("location")!;
+}
