@@ -184,6 +184,9 @@ forEachEngine((engine) => {
       // Reload and Back after the sign-in: no second token request, no transaction, no error.
       await page.reload();
       await page.waitForSelector("#status[data-status]", { state: "attached" });
+      // Leave only once discovery has finished (#connect is enabled then): a fetch cut off by the
+      // navigation would otherwise show network_error on a page WebKit restores from its cache.
+      await page.waitForFunction(() => !(document.getElementById("connect") as HTMLButtonElement).disabled);
       await page.goto(`${servers.app}${LAB_PATH}`);
       await page.goBack();
       await page.waitForURL(`${servers.app}${DEMO_PATH}`);
