@@ -204,7 +204,6 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
       if (live.length) return check(), badState(state);
       if (!samePage(url, provider.redirectUri)) return null;
       check();
-      clean(url);
       return fail("no_transaction", "this sign-in finished, expired, or was started in another tab: start it again");
     }
     if (provider.statelessCallback) {
@@ -323,6 +322,9 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
       try {
         entry = match(url);
       } catch (error) {
+        // Nothing of it remains to finish (rule 4): its code leaves the address bar here, in
+        // handleCallback, never in isCallback, which only answers.
+        if (error instanceof PkceError && error.code === "no_transaction") clean(url);
         set("failed", null, error);
         throw error;
       }

@@ -1370,3 +1370,16 @@ describe("transactions are bound to their server", () => {
     expect(recorder.calls.map((call) => call.request.url)).toEqual(["https://staging.as.example/token"]);
   });
 });
+
+describe("isCallback only answers", () => {
+  it("leaves a callback of a finished sign-in in the address bar; handleCallback then cleans it", async () => {
+    const { flow } = setup(oauth2Case);
+    const callback = `${pageUrl()}?keep=1&code=${CODE}&state=finished#top`;
+    showInAddressBar(callback);
+    expect(flow.isCallback()).toBe(false);
+    expect(location.href).toBe(callback);
+    expect(flow.status).toBe("idle");
+    expect((await rejection(flow.handleCallback())).code).toBe("no_transaction");
+    expect(location.search + location.hash).toBe("?keep=1#top");
+  });
+});
