@@ -120,6 +120,9 @@ export default defineConfig({
           hookTimeout: 60_000,
           // Files in parallel: each starts its own servers on free ports and its own browsers.
           fileParallelism: true,
+          // A worker keeps its modules from one e2e file to the next (playwright-core, Vite,
+          // oidc-provider take seconds to import); no file leaves state behind in them.
+          isolate: false,
         },
       },
     ],

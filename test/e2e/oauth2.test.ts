@@ -10,7 +10,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DiscoveryDocument, OidcServer } from "../../demo/oidc/server.ts";
 import { startDemo, type DemoServers } from "../support/demo-server.ts";
-import { forEachEngine, playwrightPage, type EnginePage } from "../support/engine.ts";
+import { forEachEngine, inOneEngine, playwrightPage, type EnginePage } from "../support/engine.ts";
 import { recordOidc, type OidcLog } from "../support/oidc-log.ts";
 import { cancelOidcConsent, completeOidcLogin, signInWithoutBrowser } from "../support/oidc-login.ts";
 import type { LabError, LabScenario } from "./pages/lab.ts";
@@ -217,128 +217,130 @@ forEachEngine((engine) => {
     });
   });
 
-  describe("the low-level API (lab page) against oidc-provider", () => {
-    it("refuses a wrong code verifier: the server answers 400 invalid_grant, surfaced as TokenError", async () => {
-      const callback = await signInOnLab(discoverScenario());
-      expect(callback.searchParams.get("iss")).toBe(issuer);
-      const code = callback.searchParams.get("code")!;
+  inOneEngine(engine, "the verifier, issuer and discovery checks are the library's and the server's answers, not the browser's", () => {
+    describe("the low-level API (lab page) against oidc-provider", () => {
+      it("refuses a wrong code verifier: the server answers 400 invalid_grant, surfaced as TokenError", async () => {
+        const callback = await signInOnLab(discoverScenario());
+        expect(callback.searchParams.get("iss")).toBe(issuer);
+        const code = callback.searchParams.get("code")!;
 
-      const finished = await page.evaluate(() => window.lab.finish({ tamperVerifier: true, expect: "token_error" }));
+        const finished = await page.evaluate(() => window.lab.finish({ tamperVerifier: true, expect: "token_error" }));
 
-      expect(finished.outcome).toEqual({
-        ok: false,
-        error: expect.objectContaining({
-          name: "TokenError",
-          code: "token_error",
-          isPkceError: true,
-          matchesExpected: true,
-          status: 400,
-          error: "invalid_grant",
-        }),
-      });
-      if (!finished.outcome.ok) expectNoSecrets(finished.outcome.error, code, finished.tamperedVerifier!);
-
-      // The tampered verifier is what was sent (once), and it is not the one behind the challenge.
-      expect(finished.flowFetches).toEqual([tokenEndpoint]);
-      expect(oidcLog.tokenRequests).toHaveLength(1);
-      if (browserTokenRequests) expect(browserTokenRequests).toEqual([`POST ${tokenEndpoint}`]);
-      const sent = oidcLog.tokenRequests[0]!.params;
-      expect(sent["code"]).toBe(code);
-      expect(sent["code_verifier"]).toBe(finished.tamperedVerifier);
-      expect(oidcLog.tokenRequests[0]!.status).toBe(400);
-      expect(oidcLog.tokenRequests[0]!.body).toMatchObject({ error: "invalid_grant" });
-
-      expect(finished.status).toBe("failed");
-      expect(finished.pkceKeys).toEqual([]);
-      expect(finished.href).toBe(`${servers.app}${LAB_PATH}`);
-    });
-
-    it("fails with issuer_mismatch, before any token request, when the provider expects another issuer", async () => {
-      const scenario: LabScenario = {
-        kind: "oauth2",
-        options: { clientId, issuer: "http://127.0.0.1:1/other", authorizationEndpoint, tokenEndpoint, scope: "openid" },
-      };
-      const callback = await signInOnLab(scenario);
-      expect(callback.searchParams.get("iss")).toBe(issuer);
-
-      await expectRefusedBeforeTokenRequest("issuer_mismatch");
-    });
-
-    it("fails with issuer_missing, before any token request, when the callback's iss is stripped", async () => {
-      // No engine can be asked to rewrite a redirect the same way (WebDriver classic has no
-      // interception), so the flow starts in the browser (its transaction in sessionStorage), the
-      // server's Sign-in and Authorize pages are answered from here with a cookie jar of our own,
-      // and the browser is sent to the callback the server gave, without its `iss`.
-      await openLab();
-      const href = await page.evaluate((s) => window.lab.begin(s), discoverScenario());
-      expect(href.startsWith(`${authorizationEndpoint}?`)).toBe(true);
-      const given = await signInWithoutBrowser(href, { login: "alice" });
-      expect(onApp(LAB_PATH)(given)).toBe(true);
-      expect(given.searchParams.get("iss")).toBe(issuer); // the server did send iss; the browser never sees it
-      const callback = new URL(given);
-      callback.searchParams.delete("iss");
-      // discover() reads authorization_response_iss_parameter_supported: this provider requires iss.
-      await page.goto(callback.href);
-      await page.waitForFunction(() => document.documentElement.dataset["lab"] === "ready");
-      expect(new URL(await page.url()).searchParams.has("iss")).toBe(false);
-      expect(new URL(await page.url()).searchParams.get("state")).toBeTruthy();
-
-      await expectRefusedBeforeTokenRequest("issuer_missing");
-    });
-
-    it("discover() of this server gives requireIssuer true (authorization_response_iss_parameter_supported)", async () => {
-      expect(discovery["authorization_response_iss_parameter_supported"]).toBe(true);
-      await openLab();
-      const found = await page.evaluate(([i, c]) => window.lab.discover(i, c), [issuer, clientId] as const);
-      expect(found).toEqual({
-        ok: true,
-        value: {
-          issuer,
-          requireIssuer: true,
-          codeChallengeMethod: "S256",
-          authorizationUrl: expect.stringMatching(new RegExp(`^${authorizationEndpoint.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\?`)),
-        },
-      });
-
-      // Control: without the metadata flag, requireIssuer follows it (false).
-      servers.oidc.setMutateDiscovery(({ authorization_response_iss_parameter_supported: _, ...doc }) => doc);
-      const without = await page.evaluate(([i, c]) => window.lab.discover(i, c), [issuer, clientId] as const);
-      expect(without).toMatchObject({ ok: true, value: { issuer, requireIssuer: false } });
-    });
-
-    it("discover() rejects bad metadata with invalid_config and an unreachable issuer with network_error", async () => {
-      await openLab();
-      const run = (target = issuer, expected: "invalid_config" | "network_error" = "invalid_config") =>
-        page.evaluate(([i, c, e]) => window.lab.discover(i, c, e), [target, clientId, expected] as const);
-
-      // Control: the untouched document is accepted.
-      expect(await run()).toMatchObject({ ok: true, value: { issuer } });
-
-      const cases: Array<[string, (doc: DiscoveryDocument) => DiscoveryDocument, RegExp]> = [
-        ["mismatched issuer", (doc) => ({ ...doc, issuer: `${issuer}/other` }), /issuer differs/],
-        ["plain only", (doc) => ({ ...doc, code_challenge_methods_supported: ["plain"] }), /S256/],
-        ["http token endpoint off loopback", (doc) => ({ ...doc, token_endpoint: "http://auth.example.test/token" }), /^tokenEndpoint must be/],
-        ["http authorization endpoint off loopback", (doc) => ({ ...doc, authorization_endpoint: "http://auth.example.test/auth" }), /^authorizationEndpoint must be/],
-      ];
-      for (const [name, mutate, message] of cases) {
-        servers.oidc.setMutateDiscovery(mutate);
-        const result = await run();
-        expect(result, name).toEqual({
+        expect(finished.outcome).toEqual({
           ok: false,
-          error: expect.objectContaining({ name: "PkceError", code: "invalid_config", matchesExpected: true, message: expect.stringMatching(message) }),
+          error: expect.objectContaining({
+            name: "TokenError",
+            code: "token_error",
+            isPkceError: true,
+            matchesExpected: true,
+            status: 400,
+            error: "invalid_grant",
+          }),
         });
-      }
-      servers.oidc.setMutateDiscovery(undefined);
+        if (!finished.outcome.ok) expectNoSecrets(finished.outcome.error, code, finished.tamperedVerifier!);
 
-      // Unreachable: a loopback port nobody listens on.
-      const probe = createServer();
-      await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-      const { port } = probe.address() as AddressInfo;
-      await new Promise<void>((resolve) => probe.close(() => resolve()));
-      const unreachable = await run(`http://127.0.0.1:${port}`, "network_error");
-      expect(unreachable).toEqual({
-        ok: false,
-        error: expect.objectContaining({ name: "PkceError", code: "network_error", matchesExpected: true }),
+        // The tampered verifier is what was sent (once), and it is not the one behind the challenge.
+        expect(finished.flowFetches).toEqual([tokenEndpoint]);
+        expect(oidcLog.tokenRequests).toHaveLength(1);
+        if (browserTokenRequests) expect(browserTokenRequests).toEqual([`POST ${tokenEndpoint}`]);
+        const sent = oidcLog.tokenRequests[0]!.params;
+        expect(sent["code"]).toBe(code);
+        expect(sent["code_verifier"]).toBe(finished.tamperedVerifier);
+        expect(oidcLog.tokenRequests[0]!.status).toBe(400);
+        expect(oidcLog.tokenRequests[0]!.body).toMatchObject({ error: "invalid_grant" });
+
+        expect(finished.status).toBe("failed");
+        expect(finished.pkceKeys).toEqual([]);
+        expect(finished.href).toBe(`${servers.app}${LAB_PATH}`);
+      });
+
+      it("fails with issuer_mismatch, before any token request, when the provider expects another issuer", async () => {
+        const scenario: LabScenario = {
+          kind: "oauth2",
+          options: { clientId, issuer: "http://127.0.0.1:1/other", authorizationEndpoint, tokenEndpoint, scope: "openid" },
+        };
+        const callback = await signInOnLab(scenario);
+        expect(callback.searchParams.get("iss")).toBe(issuer);
+
+        await expectRefusedBeforeTokenRequest("issuer_mismatch");
+      });
+
+      it("fails with issuer_missing, before any token request, when the callback's iss is stripped", async () => {
+        // No engine can be asked to rewrite a redirect the same way (WebDriver classic has no
+        // interception), so the flow starts in the browser (its transaction in sessionStorage), the
+        // server's Sign-in and Authorize pages are answered from here with a cookie jar of our own,
+        // and the browser is sent to the callback the server gave, without its `iss`.
+        await openLab();
+        const href = await page.evaluate((s) => window.lab.begin(s), discoverScenario());
+        expect(href.startsWith(`${authorizationEndpoint}?`)).toBe(true);
+        const given = await signInWithoutBrowser(href, { login: "alice" });
+        expect(onApp(LAB_PATH)(given)).toBe(true);
+        expect(given.searchParams.get("iss")).toBe(issuer); // the server did send iss; the browser never sees it
+        const callback = new URL(given);
+        callback.searchParams.delete("iss");
+        // discover() reads authorization_response_iss_parameter_supported: this provider requires iss.
+        await page.goto(callback.href);
+        await page.waitForFunction(() => document.documentElement.dataset["lab"] === "ready");
+        expect(new URL(await page.url()).searchParams.has("iss")).toBe(false);
+        expect(new URL(await page.url()).searchParams.get("state")).toBeTruthy();
+
+        await expectRefusedBeforeTokenRequest("issuer_missing");
+      });
+
+      it("discover() of this server gives requireIssuer true (authorization_response_iss_parameter_supported)", async () => {
+        expect(discovery["authorization_response_iss_parameter_supported"]).toBe(true);
+        await openLab();
+        const found = await page.evaluate(([i, c]) => window.lab.discover(i, c), [issuer, clientId] as const);
+        expect(found).toEqual({
+          ok: true,
+          value: {
+            issuer,
+            requireIssuer: true,
+            codeChallengeMethod: "S256",
+            authorizationUrl: expect.stringMatching(new RegExp(`^${authorizationEndpoint.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\?`)),
+          },
+        });
+
+        // Control: without the metadata flag, requireIssuer follows it (false).
+        servers.oidc.setMutateDiscovery(({ authorization_response_iss_parameter_supported: _, ...doc }) => doc);
+        const without = await page.evaluate(([i, c]) => window.lab.discover(i, c), [issuer, clientId] as const);
+        expect(without).toMatchObject({ ok: true, value: { issuer, requireIssuer: false } });
+      });
+
+      it("discover() rejects bad metadata with invalid_config and an unreachable issuer with network_error", async () => {
+        await openLab();
+        const run = (target = issuer, expected: "invalid_config" | "network_error" = "invalid_config") =>
+          page.evaluate(([i, c, e]) => window.lab.discover(i, c, e), [target, clientId, expected] as const);
+
+        // Control: the untouched document is accepted.
+        expect(await run()).toMatchObject({ ok: true, value: { issuer } });
+
+        const cases: Array<[string, (doc: DiscoveryDocument) => DiscoveryDocument, RegExp]> = [
+          ["mismatched issuer", (doc) => ({ ...doc, issuer: `${issuer}/other` }), /issuer differs/],
+          ["plain only", (doc) => ({ ...doc, code_challenge_methods_supported: ["plain"] }), /S256/],
+          ["http token endpoint off loopback", (doc) => ({ ...doc, token_endpoint: "http://auth.example.test/token" }), /^tokenEndpoint must be/],
+          ["http authorization endpoint off loopback", (doc) => ({ ...doc, authorization_endpoint: "http://auth.example.test/auth" }), /^authorizationEndpoint must be/],
+        ];
+        for (const [name, mutate, message] of cases) {
+          servers.oidc.setMutateDiscovery(mutate);
+          const result = await run();
+          expect(result, name).toEqual({
+            ok: false,
+            error: expect.objectContaining({ name: "PkceError", code: "invalid_config", matchesExpected: true, message: expect.stringMatching(message) }),
+          });
+        }
+        servers.oidc.setMutateDiscovery(undefined);
+
+        // Unreachable: a loopback port nobody listens on.
+        const probe = createServer();
+        await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+        const { port } = probe.address() as AddressInfo;
+        await new Promise<void>((resolve) => probe.close(() => resolve()));
+        const unreachable = await run(`http://127.0.0.1:${port}`, "network_error");
+        expect(unreachable).toEqual({
+          ok: false,
+          error: expect.objectContaining({ name: "PkceError", code: "network_error", matchesExpected: true }),
+        });
       });
     });
   });

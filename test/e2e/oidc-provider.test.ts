@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startOidcServer, type OidcServer } from "../../demo/oidc/server.ts";
-import { forEachEngine, type EnginePage } from "../support/engine.ts";
+import { forEachEngine, inOneEngine, type EnginePage } from "../support/engine.ts";
 import { cancelOidcConsent, completeOidcLogin } from "../support/oidc-login.ts";
 
 interface TokenReply {
@@ -197,82 +197,84 @@ describe("oidc-provider harness", () => {
       expect(again.body.error).toBe("invalid_grant");
     });
 
-    it("rejects a wrong code_verifier with 400 invalid_grant (readable cross-origin)", async () => {
-      const { url } = await authorize();
-      const reply = await tokenRequestFromPage({
-        grant_type: "authorization_code",
-        code: url.searchParams.get("code")!,
-        redirect_uri: redirectUri,
-        client_id: oidc.clientId,
-        code_verifier: pkcePair().verifier,
-      });
-      expect(reply.status).toBe(400);
-      expect(reply.body.error).toBe("invalid_grant");
-
-      // CORS is granted per client to the redirect URIs' origins only (checked from node, where the
-      // Origin header can be forged and the response headers read).
-      const probe = async (origin: string) => {
-        const response = await fetch(discovery.token_endpoint as string, {
-          method: "POST",
-          headers: { origin, "content-type": "application/x-www-form-urlencoded" },
-          body: new URLSearchParams({ grant_type: "authorization_code", code: "x", redirect_uri: redirectUri, client_id: oidc.clientId, code_verifier: pkcePair().verifier }),
-        });
-        return { status: response.status, allowOrigin: response.headers.get("access-control-allow-origin"), body: (await response.json()) as Record<string, unknown> };
-      };
-      expect(await probe(app.origin)).toMatchObject({ status: 400, allowOrigin: app.origin, body: { error: "invalid_grant" } });
-      expect(await probe("http://evil.test")).toMatchObject({ status: 400, allowOrigin: null, body: { error: "invalid_request" } });
-    });
-
-    it("returns error=access_denied (with state and iss) when the user cancels at consent", async () => {
-      const state = b64url(randomBytes(16));
-      await page.goto(authorizationUrl({ state, challenge: pkcePair().challenge }));
-      const url = (await cancelOidcConsent(page, { callbackUrl: onCallback }))!;
-      expect(url.searchParams.get("error")).toBe("access_denied");
-      expect(url.searchParams.get("state")).toBe(state);
-      expect(url.searchParams.get("iss")).toBe(oidc.issuer);
-      expect(url.searchParams.get("code")).toBeNull();
-    });
-
-    it("issuerPath + offlineAccess: the full flow works under a path and yields a refresh_token", async () => {
-      const offline = await startOidcServer({ redirectUris: [redirectUri], offlineAccess: true, issuerPath: "/op" });
-      try {
-        expect(offline.issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/op$/);
-        const state = b64url(randomBytes(16));
-        const { verifier, challenge } = pkcePair();
-        const auth = new URL(`${offline.issuer}/auth`);
-        auth.search = new URLSearchParams({
-          response_type: "code",
-          client_id: offline.clientId,
+    inOneEngine(engine, "these check the test server's own answers, the same whichever browser asks", () => {
+      it("rejects a wrong code_verifier with 400 invalid_grant (readable cross-origin)", async () => {
+        const { url } = await authorize();
+        const reply = await tokenRequestFromPage({
+          grant_type: "authorization_code",
+          code: url.searchParams.get("code")!,
           redirect_uri: redirectUri,
-          scope: "openid profile email offline_access",
-          prompt: "consent",
-          state,
-          code_challenge: challenge,
-          code_challenge_method: "S256",
-        }).toString();
-        await page.goto(auth.href);
-        const url = (await completeOidcLogin(page, { login: "bob", callbackUrl: onCallback }))!;
-        expect(url.searchParams.get("iss")).toBe(offline.issuer);
-        const reply = await page.evaluate(
-          async ({ endpoint, form }) => {
-            const response = await fetch(endpoint, { method: "POST", body: new URLSearchParams(form) });
-            return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-          },
-          {
-            endpoint: `${offline.issuer}/token`,
-            form: { grant_type: "authorization_code", code: url.searchParams.get("code")!, redirect_uri: redirectUri, client_id: offline.clientId, code_verifier: verifier },
-          },
-        );
-        expect(reply.status).toBe(200);
-        expect(typeof reply.body.refresh_token).toBe("string");
-        expect(String(reply.body.scope).split(" ").sort()).toEqual(["email", "offline_access", "openid", "profile"]);
+          client_id: oidc.clientId,
+          code_verifier: pkcePair().verifier,
+        });
+        expect(reply.status).toBe(400);
+        expect(reply.body.error).toBe("invalid_grant");
 
-        // The userinfo claims come from findAccount.
-        const userinfo = await fetch(`${offline.issuer}/me`, { headers: { authorization: `Bearer ${reply.body.access_token as string}` } });
-        expect(await userinfo.json()).toEqual({ sub: "bob", name: "bob", email: "bob@example.test" });
-      } finally {
-        await offline.close();
-      }
+        // CORS is granted per client to the redirect URIs' origins only (checked from node, where the
+        // Origin header can be forged and the response headers read).
+        const probe = async (origin: string) => {
+          const response = await fetch(discovery.token_endpoint as string, {
+            method: "POST",
+            headers: { origin, "content-type": "application/x-www-form-urlencoded" },
+            body: new URLSearchParams({ grant_type: "authorization_code", code: "x", redirect_uri: redirectUri, client_id: oidc.clientId, code_verifier: pkcePair().verifier }),
+          });
+          return { status: response.status, allowOrigin: response.headers.get("access-control-allow-origin"), body: (await response.json()) as Record<string, unknown> };
+        };
+        expect(await probe(app.origin)).toMatchObject({ status: 400, allowOrigin: app.origin, body: { error: "invalid_grant" } });
+        expect(await probe("http://evil.test")).toMatchObject({ status: 400, allowOrigin: null, body: { error: "invalid_request" } });
+      });
+
+      it("returns error=access_denied (with state and iss) when the user cancels at consent", async () => {
+        const state = b64url(randomBytes(16));
+        await page.goto(authorizationUrl({ state, challenge: pkcePair().challenge }));
+        const url = (await cancelOidcConsent(page, { callbackUrl: onCallback }))!;
+        expect(url.searchParams.get("error")).toBe("access_denied");
+        expect(url.searchParams.get("state")).toBe(state);
+        expect(url.searchParams.get("iss")).toBe(oidc.issuer);
+        expect(url.searchParams.get("code")).toBeNull();
+      });
+
+      it("issuerPath + offlineAccess: the full flow works under a path and yields a refresh_token", async () => {
+        const offline = await startOidcServer({ redirectUris: [redirectUri], offlineAccess: true, issuerPath: "/op" });
+        try {
+          expect(offline.issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/op$/);
+          const state = b64url(randomBytes(16));
+          const { verifier, challenge } = pkcePair();
+          const auth = new URL(`${offline.issuer}/auth`);
+          auth.search = new URLSearchParams({
+            response_type: "code",
+            client_id: offline.clientId,
+            redirect_uri: redirectUri,
+            scope: "openid profile email offline_access",
+            prompt: "consent",
+            state,
+            code_challenge: challenge,
+            code_challenge_method: "S256",
+          }).toString();
+          await page.goto(auth.href);
+          const url = (await completeOidcLogin(page, { login: "bob", callbackUrl: onCallback }))!;
+          expect(url.searchParams.get("iss")).toBe(offline.issuer);
+          const reply = await page.evaluate(
+            async ({ endpoint, form }) => {
+              const response = await fetch(endpoint, { method: "POST", body: new URLSearchParams(form) });
+              return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+            },
+            {
+              endpoint: `${offline.issuer}/token`,
+              form: { grant_type: "authorization_code", code: url.searchParams.get("code")!, redirect_uri: redirectUri, client_id: offline.clientId, code_verifier: verifier },
+            },
+          );
+          expect(reply.status).toBe(200);
+          expect(typeof reply.body.refresh_token).toBe("string");
+          expect(String(reply.body.scope).split(" ").sort()).toEqual(["email", "offline_access", "openid", "profile"]);
+
+          // The userinfo claims come from findAccount.
+          const userinfo = await fetch(`${offline.issuer}/me`, { headers: { authorization: `Bearer ${reply.body.access_token as string}` } });
+          expect(await userinfo.json()).toEqual({ sub: "bob", name: "bob", email: "bob@example.test" });
+        } finally {
+          await offline.close();
+        }
+      });
     });
   });
 });

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import type { OidcServer } from "../../demo/oidc/server.ts";
 import { startDemo, type DemoServers } from "../support/demo-server.ts";
-import { forEachEngine, type EngineContext, type EnginePage } from "../support/engine.ts";
+import { forEachEngine, inOneEngine, type EngineContext, type EnginePage } from "../support/engine.ts";
 import { completeOidcLogin, submitOidcLogin } from "../support/oidc-login.ts";
 import type { Outcome, RecipeStorage, SessionApi, SessionConfig, Timed } from "./pages/session.ts";
 
@@ -163,53 +163,57 @@ forEachEngine((engine) => {
       expect(stored.expiresAt).toBeGreaterThan(Date.now());
     });
 
-    it.each<[string, (claims: Record<string, unknown>) => Record<string, unknown>]>([
-      ["another nonce", (claims) => ({ ...claims, nonce: "a-nonce-from-another-sign-in" })],
-      ["another audience", (claims) => ({ ...claims, aud: "another-client" })],
-    ])("refuses a token response whose ID token carries %s with invalid_id_token, keeping nothing", async (_, mutate) => {
-      const proxy = await tokenProxy(mutate);
-      try {
-        const { finished } = await signIn("login", { tokenEndpoint: proxy.url });
-        expect(finished).toEqual({ ok: false, error: expect.objectContaining({ name: "PkceError", code: "invalid_id_token" }) });
-        expect(await page.evaluate(() => window.session.stored())).toBeNull();
-        if (!finished.ok) expect(finished.error.message).not.toMatch(/eyJ/);
-      } finally {
-        proxy.server.close();
-      }
-    });
+    inOneEngine(engine, "the ID token checks and request params are the library's and the server's, not the browser's", () => {
+      it.each<[string, (claims: Record<string, unknown>) => Record<string, unknown>]>([
+        ["another nonce", (claims) => ({ ...claims, nonce: "a-nonce-from-another-sign-in" })],
+        ["another audience", (claims) => ({ ...claims, aud: "another-client" })],
+      ])("refuses a token response whose ID token carries %s with invalid_id_token, keeping nothing", async (_, mutate) => {
+        const proxy = await tokenProxy(mutate);
+        try {
+          const { finished } = await signIn("login", { tokenEndpoint: proxy.url });
+          expect(finished).toEqual({ ok: false, error: expect.objectContaining({ name: "PkceError", code: "invalid_id_token" }) });
+          expect(await page.evaluate(() => window.session.stored())).toBeNull();
+          if (!finished.ok) expect(finished.error.message).not.toMatch(/eyJ/);
+        } finally {
+          proxy.server.close();
+        }
+      });
 
-    it("sends prompt=login and login_hint from per-request params: the server asks for the password again, prefilled", async () => {
-      await signIn();
-      // Control: with the server's session, a plain sign-in comes straight back.
-      expect((await signIn("none")).finished.ok).toBe(true);
+      it("sends prompt=login and login_hint from per-request params: the server asks for the password again, prefilled", async () => {
+        await signIn();
+        // Control: with the server's session, a plain sign-in comes straight back.
+        expect((await signIn("none")).finished.ok).toBe(true);
 
-      await openSession();
-      const href = new URL(await page.evaluate((c) => window.session.begin(c), config({ params: { prompt: "login", login_hint: "carol" } })));
-      expect(href.searchParams.get("prompt")).toBe("login");
-      expect(href.searchParams.get("login_hint")).toBe("carol");
-      await page.goto(href.href);
-      const login = `${LOGIN_FORM} input[name="login"]`;
-      await page.waitForSelector(login);
-      expect(await page.evaluate((selector) => document.querySelector<HTMLInputElement>(selector)!.value, login)).toBe("carol");
+        await openSession();
+        const href = new URL(await page.evaluate((c) => window.session.begin(c), config({ params: { prompt: "login", login_hint: "carol" } })));
+        expect(href.searchParams.get("prompt")).toBe("login");
+        expect(href.searchParams.get("login_hint")).toBe("carol");
+        await page.goto(href.href);
+        const login = `${LOGIN_FORM} input[name="login"]`;
+        await page.waitForSelector(login);
+        expect(await page.evaluate((selector) => document.querySelector<HTMLInputElement>(selector)!.value, login)).toBe("carol");
+      });
     });
   });
 
   describe("after sign-in", () => {
-    it("userinfo answers for the signed-in user; after revoke the access token stops working there", async () => {
-      const { finished } = await signIn();
-      expect(finished.ok).toBe(true);
-      const before = await page.evaluate(() => window.session.userinfo());
-      expect(before).toEqual({ ok: true, value: { sub: "alice", name: "alice", email: "alice@example.test" } });
+    inOneEngine(engine, "what the server answers to these calls does not depend on the browser", () => {
+      it("userinfo answers for the signed-in user; after revoke the access token stops working there", async () => {
+        const { finished } = await signIn();
+        expect(finished.ok).toBe(true);
+        const before = await page.evaluate(() => window.session.userinfo());
+        expect(before).toEqual({ ok: true, value: { sub: "alice", name: "alice", email: "alice@example.test" } });
 
-      const accessToken = (await page.evaluate(() => window.session.stored()))!.accessToken;
-      // Serialized in the page: WebDriver turns a property that is undefined into null, JSON.stringify drops it.
-      expect(await page.evaluate(async (t) => JSON.stringify(await window.session.revoke(t, "access_token")), accessToken)).toBe('{"ok":true}');
-      const after = await page.evaluate(() => window.session.userinfo());
-      expect(after).toEqual({ ok: false, error: expect.objectContaining({ name: "TokenError", code: "token_error", status: 401 }) });
-      if (!after.ok) {
-        expect(after.error.message).toMatch(/^userinfo endpoint: HTTP 401/);
-        expect(after.error.message).not.toContain(accessToken);
-      }
+        const accessToken = (await page.evaluate(() => window.session.stored()))!.accessToken;
+        // Serialized in the page: WebDriver turns a property that is undefined into null, JSON.stringify drops it.
+        expect(await page.evaluate(async (t) => JSON.stringify(await window.session.revoke(t, "access_token")), accessToken)).toBe('{"ok":true}');
+        const after = await page.evaluate(() => window.session.userinfo());
+        expect(after).toEqual({ ok: false, error: expect.objectContaining({ name: "TokenError", code: "token_error", status: 401 }) });
+        if (!after.ok) {
+          expect(after.error.message).toMatch(/^userinfo endpoint: HTTP 401/);
+          expect(after.error.message).not.toContain(accessToken);
+        }
+      });
     });
 
     it("refreshes with rotation: a new refresh token, and the server refuses the old one afterwards", async () => {
@@ -261,44 +265,46 @@ forEachEngine((engine) => {
       expect((await refreshFromNode(latest.refreshToken!)).status).toBe(200);
     });
 
-    it("control: without the lock, two tabs spend the same rotating token and one is refused", async () => {
-      await signIn();
-      const other = await context.newPage();
-      await openSession(other);
-      // Each tab read the token before either refreshed (as tabs that loaded it earlier do).
-      const token = (await page.evaluate(() => window.session.stored()))!.refreshToken!;
-      const [a, b] = await atOnce<RefreshOutcome>([page, other], "unlocked", token);
-      const outcomes = [a!, b!].map(verdict).sort();
-      expect(outcomes).toContain("token_error invalid_grant");
-    });
-
-    it("logoutUrl ends the server session: the next sign-in asks for the password again", async () => {
-      await signIn();
-      const hint = (await page.evaluate(() => window.session.stored()))!.idToken!;
-      // Control: before logout the server's session signs the user in without a password.
-      expect((await signIn("none")).finished.ok).toBe(true);
-
-      const url = new URL(await page.evaluate(() => window.session.logoutUrl()));
-      expect(url.href.startsWith(`${issuer}/session/end?`)).toBe(true);
-      expect(Object.fromEntries(url.searchParams)).toEqual({
-        client_id: clientId,
-        id_token_hint: (await page.evaluate(() => window.session.stored()))!.idToken,
-        post_logout_redirect_uri: `${servers.app}${SESSION_PATH}`,
-        state: "bye",
+    inOneEngine(engine, "what the server answers to these calls does not depend on the browser", () => {
+      it("control: without the lock, two tabs spend the same rotating token and one is refused", async () => {
+        await signIn();
+        const other = await context.newPage();
+        await openSession(other);
+        // Each tab read the token before either refreshed (as tabs that loaded it earlier do).
+        const token = (await page.evaluate(() => window.session.stored()))!.refreshToken!;
+        const [a, b] = await atOnce<RefreshOutcome>([page, other], "unlocked", token);
+        const outcomes = [a!, b!].map(verdict).sort();
+        expect(outcomes).toContain("token_error invalid_grant");
       });
-      expect(hint).toBeTruthy();
-      await page.goto(url.href);
-      await page.click('button[name="logout"][value="yes"]');
-      await page.waitForURL((u) => onSession(false)(u) && u.searchParams.get("state") === "bye");
-      await page.waitForFunction(() => document.documentElement.dataset["session"] === "ready");
-      // Tokens bound to the ended session stop working too.
-      expect(await page.evaluate(() => window.session.userinfo())).toMatchObject({ ok: false, error: { status: 401 } });
 
-      await openSession();
-      const href = await page.evaluate((c) => window.session.begin(c), config());
-      await page.goto(href);
-      await page.waitForSelector(LOGIN_FORM);
-      expect((await page.url()).startsWith(`${issuer}/interaction/`)).toBe(true);
+      it("logoutUrl ends the server session: the next sign-in asks for the password again", async () => {
+        await signIn();
+        const hint = (await page.evaluate(() => window.session.stored()))!.idToken!;
+        // Control: before logout the server's session signs the user in without a password.
+        expect((await signIn("none")).finished.ok).toBe(true);
+
+        const url = new URL(await page.evaluate(() => window.session.logoutUrl()));
+        expect(url.href.startsWith(`${issuer}/session/end?`)).toBe(true);
+        expect(Object.fromEntries(url.searchParams)).toEqual({
+          client_id: clientId,
+          id_token_hint: (await page.evaluate(() => window.session.stored()))!.idToken,
+          post_logout_redirect_uri: `${servers.app}${SESSION_PATH}`,
+          state: "bye",
+        });
+        expect(hint).toBeTruthy();
+        await page.goto(url.href);
+        await page.click('button[name="logout"][value="yes"]');
+        await page.waitForURL((u) => onSession(false)(u) && u.searchParams.get("state") === "bye");
+        await page.waitForFunction(() => document.documentElement.dataset["session"] === "ready");
+        // Tokens bound to the ended session stop working too.
+        expect(await page.evaluate(() => window.session.userinfo())).toMatchObject({ ok: false, error: { status: 401 } });
+
+        await openSession();
+        const href = await page.evaluate((c) => window.session.begin(c), config());
+        await page.goto(href);
+        await page.waitForSelector(LOGIN_FORM);
+        expect((await page.url()).startsWith(`${issuer}/interaction/`)).toBe(true);
+      });
     });
   });
 
@@ -366,58 +372,64 @@ forEachEngine((engine) => {
     });
   });
 
-  describe("the README's Sessions recipe (test/e2e/pages/session-recipe.ts)", () => {
-    it("keeps tokens in memory by default: nothing in storage, and a reload forgets them", async () => {
-      const tokens = await signInToRecipe("memory");
-      expect(tokens).toMatchObject({ accessToken: expect.any(String), refreshToken: expect.any(String), claims: { sub: "alice" } });
-      expect(tokens).not.toHaveProperty("raw");
-      const stored = await page.evaluate(() => [Object.keys(localStorage), Object.keys(sessionStorage)].flat().filter((k) => k === "session"));
-      expect(stored).toEqual([]);
-      await page.reload();
-      await page.waitForFunction(() => document.documentElement.dataset["session"] === "ready");
-      expect(await page.evaluate(() => window.session.recipeOpen("memory"))).toEqual({ ok: true, value: null });
-    });
+  inOneEngine(engine, "the recipe's own logic (the cross-tab lock it relies on runs in every engine above)", () => {
+    describe("the README's Sessions recipe (test/e2e/pages/session-recipe.ts)", () => {
+      it("keeps tokens in memory by default: nothing in storage, and a reload forgets them", async () => {
+        const tokens = await signInToRecipe("memory");
+        expect(tokens).toMatchObject({ accessToken: expect.any(String), refreshToken: expect.any(String), claims: { sub: "alice" } });
+        expect(tokens).not.toHaveProperty("raw");
+        const stored = await page.evaluate(() => [Object.keys(localStorage), Object.keys(sessionStorage)].flat().filter((k) => k === "session"));
+        expect(stored).toEqual([]);
+        await page.reload();
+        await page.waitForFunction(() => document.documentElement.dataset["session"] === "ready");
+        expect(await page.evaluate(() => window.session.recipeOpen("memory"))).toEqual({ ok: true, value: null });
+      });
 
-    it("refreshes on its own before expiresAt, with rotation, keeping the claims", async () => {
-      // `early` of 599.5 s on a 600 s token: the refresh is due half a second after sign-in.
-      const first = await signInToRecipe("sessionStorage", 599_500);
-      await page.waitForFunction((rt) => window.session.recipeTokens()?.refreshToken !== rt, first.refreshToken);
-      const next = (await page.evaluate(() => window.session.recipeTokens()))!;
-      expect(next.accessToken).not.toBe(first.accessToken);
-      expect(next.claims).toMatchObject({ sub: "alice" });
-      expect(JSON.parse((await page.evaluate(() => sessionStorage.getItem("session")))!)).toMatchObject({ refreshToken: next.refreshToken });
-      expect((await refreshFromNode(first.refreshToken!)).status).toBe(400);
-    });
+      it("refreshes on its own before expiresAt, with rotation, keeping the claims", async () => {
+        // `early` of 599.5 s on a 600 s token: the refresh is due half a second after sign-in.
+        const first = await signInToRecipe("sessionStorage", 599_500);
+        await page.waitForFunction((rt) => window.session.recipeTokens()?.refreshToken !== rt, first.refreshToken);
+        const next = (await page.evaluate(() => window.session.recipeTokens()))!;
+        expect(next.accessToken).not.toBe(first.accessToken);
+        expect(next.claims).toMatchObject({ sub: "alice" });
+        expect(JSON.parse((await page.evaluate(() => sessionStorage.getItem("session")))!)).toMatchObject({ refreshToken: next.refreshToken });
+        expect((await refreshFromNode(first.refreshToken!)).status).toBe(400);
+      });
 
-    it("shares localStorage between tabs: both refresh at once and end with the same live tokens", async () => {
-      await signInToRecipe("localStorage");
-      const other = await context.newPage();
-      await openSession(other);
-      expect(await other.evaluate(() => window.session.recipeOpen("localStorage"))).toMatchObject({ ok: true, value: { claims: { sub: "alice" } } });
-      const [a, b] = await atOnce<RecipeRefreshOutcome>([page, other], "recipeRefresh");
-      expect([a!, b!].map(verdict)).toEqual(["ok", "ok"]);
-      const [mine, theirs] = [await page.evaluate(() => window.session.recipeTokens()), await other.evaluate(() => window.session.recipeTokens())];
-      expect(mine).toEqual(theirs);
-      expect((await page.evaluate((t) => window.session.userinfo(t), mine!.accessToken)).ok).toBe(true);
-      expect((await refreshFromNode(mine!.refreshToken!)).status).toBe(200);
-    });
+      it("shares localStorage between tabs: both refresh at once and end with the same live tokens", async () => {
+        await signInToRecipe("localStorage");
+        const other = await context.newPage();
+        await openSession(other);
+        expect(await other.evaluate(() => window.session.recipeOpen("localStorage"))).toMatchObject({ ok: true, value: { claims: { sub: "alice" } } });
+        const [a, b] = await atOnce<RecipeRefreshOutcome>([page, other], "recipeRefresh");
+        expect([a!, b!].map(verdict)).toEqual(["ok", "ok"]);
+        // Each tab reads localStorage through its own copy, which hears of the other tab's last
+        // write a moment later (Chromium under load): wait until both copies agree, then compare.
+        const both = () => Promise.all([page, other].map((tab) => tab.evaluate(() => window.session.recipeTokens())));
+        await expect.poll(async () => new Set((await both()).map((t) => t?.refreshToken)).size, { timeout: 5_000 }).toBe(1);
+        const [mine, theirs] = await both();
+        expect(mine).toEqual(theirs);
+        expect((await page.evaluate((t) => window.session.userinfo(t), mine!.accessToken)).ok).toBe(true);
+        expect((await refreshFromNode(mine!.refreshToken!)).status).toBe(200);
+      });
 
-    it("signs out: forgets the tokens, revokes the refresh token and ends the server session", async () => {
-      const tokens = await signInToRecipe("localStorage");
-      // The page navigates away while the sign-out is still answering, so it is started without
-      // waiting; its outcome, if the page lived to see it, is kept in sessionStorage.
-      await page.evaluate(() => window.session.recipeSignOutSoon());
-      await page.waitForURL((u) => u.href.startsWith(`${issuer}/session/end`));
-      expect(await refreshFromNode(tokens.refreshToken!)).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
-      await page.click('button[name="logout"][value="yes"]');
-      await page.waitForURL(onSession(false));
-      await page.waitForFunction(() => document.documentElement.dataset["session"] === "ready");
-      const signedOut = await page.evaluate(() => sessionStorage.getItem("session:signed-out"));
-      expect([null, true]).toContain(signedOut === null ? null : (JSON.parse(signedOut) as Outcome<void>).ok);
-      expect(await page.evaluate(() => localStorage.getItem("session"))).toBeNull();
-      await openSession();
-      await page.goto(await page.evaluate((c) => window.session.begin(c), config()));
-      await page.waitForSelector(LOGIN_FORM);
+      it("signs out: forgets the tokens, revokes the refresh token and ends the server session", async () => {
+        const tokens = await signInToRecipe("localStorage");
+        // The page navigates away while the sign-out is still answering, so it is started without
+        // waiting; its outcome, if the page lived to see it, is kept in sessionStorage.
+        await page.evaluate(() => window.session.recipeSignOutSoon());
+        await page.waitForURL((u) => u.href.startsWith(`${issuer}/session/end`));
+        expect(await refreshFromNode(tokens.refreshToken!)).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
+        await page.click('button[name="logout"][value="yes"]');
+        await page.waitForURL(onSession(false));
+        await page.waitForFunction(() => document.documentElement.dataset["session"] === "ready");
+        const signedOut = await page.evaluate(() => sessionStorage.getItem("session:signed-out"));
+        expect([null, true]).toContain(signedOut === null ? null : (JSON.parse(signedOut) as Outcome<void>).ok);
+        expect(await page.evaluate(() => localStorage.getItem("session"))).toBeNull();
+        await openSession();
+        await page.goto(await page.evaluate((c) => window.session.begin(c), config()));
+        await page.waitForSelector(LOGIN_FORM);
+      });
     });
   });
 });

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startDemo, type DemoServers } from "../support/demo-server.ts";
-import { forEachEngine, type EnginePage } from "../support/engine.ts";
+import { forEachEngine, inOneEngine, type EnginePage } from "../support/engine.ts";
 
 let servers: DemoServers;
 
@@ -77,87 +77,91 @@ forEachEngine((engine) => {
     await p.waitForFunction(() => document.querySelector<HTMLInputElement>("#remember")!.checked);
   }
 
-  describe("the Connected panel", () => {
-    it("shows the emulator's figures for the settings chosen at /auth, and links to the key's pages", async () => {
-      const key = await connect(page, async (p) => {
-        await p.fill("#key-label", "Panel key");
-        await p.fill("#limit", "7.5");
-        await p.selectOption("#usage-limit-type", "monthly");
-        await p.fill("#expires-at", "2099-01-02T03:04");
+  inOneEngine(engine, "the key's figures and pages are the emulator's answers, shown by page code the unit suite runs everywhere", () => {
+    describe("the Connected panel", () => {
+      it("shows the emulator's figures for the settings chosen at /auth, and links to the key's pages", async () => {
+        const key = await connect(page, async (p) => {
+          await p.fill("#key-label", "Panel key");
+          await p.fill("#limit", "7.5");
+          await p.selectOption("#usage-limit-type", "monthly");
+          await p.fill("#expires-at", "2099-01-02T03:04");
+        });
+        const data = await keyData(key);
+        expect(data).toMatchObject({ label: "Panel key", limit: 7.5, limit_remaining: 7.5, limit_reset: "monthly", usage: 0 });
+        expect(await text(page, "#key")).toBe(`${key.slice(0, 12)}…${key.slice(-4)}`);
+        expect(await text(page, "#info-label")).toBe("Panel key");
+        expect(await text(page, "#info-limit")).toBe("$7.5");
+        expect(await text(page, "#info-remaining")).toBe("$7.5");
+        expect(await text(page, "#info-reset")).toBe("monthly");
+        expect(await text(page, "#info-usage")).toBe("$0");
+        expect(await text(page, "#info-expires")).toBe(data["expires_at"]);
+        expect(data["expires_at"]).toMatch(/^2099-01-0[12]T\d\d:04:00Z$/);
+
+        const hash = sha256(key);
+        expect(await page.getAttribute("#manage-key", "href")).toBe(`${servers.emulator.url}/keys/${hash}`);
+        expect(await page.getAttribute("#activity", "href")).toBe(`${servers.emulator.url}/logs?api_key_hash=${hash}`);
+        // The browser asked, from the app's origin, with the key as Bearer (the log keeps its hash only).
+        expect(emulator().log.keyRequests.filter((r) => r.origin !== null)).toEqual([expect.objectContaining({ origin: servers.app, status: 200, keyHash: hash })]);
+
+        expect(await page.getAttribute("#manage-key", "rel")).toBe("noopener noreferrer");
+        const settings = await openInNewTab("#manage-key");
+        expect(await text(settings, "#label")).toBe("Panel key");
+        expect(await text(settings, "#hash")).toBe(hash);
       });
-      const data = await keyData(key);
-      expect(data).toMatchObject({ label: "Panel key", limit: 7.5, limit_remaining: 7.5, limit_reset: "monthly", usage: 0 });
-      expect(await text(page, "#key")).toBe(`${key.slice(0, 12)}…${key.slice(-4)}`);
-      expect(await text(page, "#info-label")).toBe("Panel key");
-      expect(await text(page, "#info-limit")).toBe("$7.5");
-      expect(await text(page, "#info-remaining")).toBe("$7.5");
-      expect(await text(page, "#info-reset")).toBe("monthly");
-      expect(await text(page, "#info-usage")).toBe("$0");
-      expect(await text(page, "#info-expires")).toBe(data["expires_at"]);
-      expect(data["expires_at"]).toMatch(/^2099-01-0[12]T\d\d:04:00Z$/);
 
-      const hash = sha256(key);
-      expect(await page.getAttribute("#manage-key", "href")).toBe(`${servers.emulator.url}/keys/${hash}`);
-      expect(await page.getAttribute("#activity", "href")).toBe(`${servers.emulator.url}/logs?api_key_hash=${hash}`);
-      // The browser asked, from the app's origin, with the key as Bearer (the log keeps its hash only).
-      expect(emulator().log.keyRequests.filter((r) => r.origin !== null)).toEqual([expect.objectContaining({ origin: servers.app, status: 200, keyHash: hash })]);
-
-      expect(await page.getAttribute("#manage-key", "rel")).toBe("noopener noreferrer");
-      const settings = await openInNewTab("#manage-key");
-      expect(await text(settings, "#label")).toBe("Panel key");
-      expect(await text(settings, "#hash")).toBe(hash);
-    });
-
-    it("shows what was spent after a 'Check the key again'", async () => {
-      const key = await connect(page, (p) => p.fill("#limit", "5"));
-      const spent = await fetch(`${servers.emulator.url}/__emulator/spend`, { method: "POST", body: JSON.stringify({ key, amount: 1.25 }) });
-      expect(spent.status).toBe(200);
-      await page.click("#check-key");
-      await page.waitForFunction(() => document.getElementById("info-usage")?.textContent === "$1.25");
-      expect(await text(page, "#info-remaining")).toBe("$3.75");
+      it("shows what was spent after a 'Check the key again'", async () => {
+        const key = await connect(page, (p) => p.fill("#limit", "5"));
+        const spent = await fetch(`${servers.emulator.url}/__emulator/spend`, { method: "POST", body: JSON.stringify({ key, amount: 1.25 }) });
+        expect(spent.status).toBe(200);
+        await page.click("#check-key");
+        await page.waitForFunction(() => document.getElementById("info-usage")?.textContent === "$1.25");
+        expect(await text(page, "#info-remaining")).toBe("$3.75");
+      });
     });
   });
 
   describe("Disconnect and the 401 of a revoked key", () => {
-    it("Disconnect forgets the key on the page (the key itself still works until revoked)", async () => {
-      const key = await connect(page);
-      await page.click("#disconnect");
-      await keyState(page, "disconnected");
-      expect(await page.isHidden("#result")).toBe(true);
-      expect(await text(page, "#key")).toBe("");
-      expect(await text(page, "#info-label")).toBe("");
-      expect(await page.evaluate(() => localStorage.length)).toBe(0);
-      await keyData(key);
-    });
+    inOneEngine(engine, "what the emulator answers for the key decides these, not the browser", () => {
+      it("Disconnect forgets the key on the page (the key itself still works until revoked)", async () => {
+        const key = await connect(page);
+        await page.click("#disconnect");
+        await keyState(page, "disconnected");
+        expect(await page.isHidden("#result")).toBe(true);
+        expect(await text(page, "#key")).toBe("");
+        expect(await text(page, "#info-label")).toBe("");
+        expect(await page.evaluate(() => localStorage.length)).toBe(0);
+        await keyData(key);
+      });
 
-    it("a key revoked on its settings page answers 401, and the page disconnects", async () => {
-      const key = await connect(page);
-      const settings = await openInNewTab("#manage-key");
-      await settings.waitForSelector("#revoke");
-      await Promise.all([settings.waitForSelector("#revoked"), settings.click("#revoke")]);
+      it("a key revoked on its settings page answers 401, and the page disconnects", async () => {
+        const key = await connect(page);
+        const settings = await openInNewTab("#manage-key");
+        await settings.waitForSelector("#revoke");
+        await Promise.all([settings.waitForSelector("#revoked"), settings.click("#revoke")]);
 
-      await page.click("#check-key");
-      await keyState(page, "revoked");
-      expect(await text(page, "#key-status")).toContain("401");
-      expect(await page.isHidden("#result")).toBe(true);
-      expect(emulator().log.keyRequests.map((r) => r.status)).toEqual([200, 401]);
-      expect(emulator().log.keyRequests.every((r) => r.keyHash === sha256(key))).toBe(true);
-    });
+        await page.click("#check-key");
+        await keyState(page, "revoked");
+        expect(await text(page, "#key-status")).toContain("401");
+        expect(await page.isHidden("#result")).toBe(true);
+        expect(emulator().log.keyRequests.map((r) => r.status)).toEqual([200, 401]);
+        expect(emulator().log.keyRequests.every((r) => r.keyHash === sha256(key))).toBe(true);
+      });
 
-    it("a remembered key that was revoked meanwhile disconnects on the next visit, and leaves storage", async () => {
-      const key = await connect(page);
-      await remember();
-      expect(await page.evaluate(() => Object.keys(localStorage))).toEqual(["pkce-demo:openrouter-key"]);
-      await page.reload();
-      await page.waitForSelector('#key-info[aria-busy="false"]');
-      expect(await page.isVisible("#result")).toBe(true);
+      it("a remembered key that was revoked meanwhile disconnects on the next visit, and leaves storage", async () => {
+        const key = await connect(page);
+        await remember();
+        expect(await page.evaluate(() => Object.keys(localStorage))).toEqual(["pkce-demo:openrouter-key"]);
+        await page.reload();
+        await page.waitForSelector('#key-info[aria-busy="false"]');
+        expect(await page.isVisible("#result")).toBe(true);
 
-      const revoked = await fetch(`${servers.emulator.url}/__emulator/revoke`, { method: "POST", body: JSON.stringify({ key }) });
-      expect(revoked.status).toBe(200);
-      await page.reload();
-      await keyState(page, "revoked");
-      expect(await page.isHidden("#result")).toBe(true);
-      expect(await page.evaluate(() => localStorage.length)).toBe(0);
+        const revoked = await fetch(`${servers.emulator.url}/__emulator/revoke`, { method: "POST", body: JSON.stringify({ key }) });
+        expect(revoked.status).toBe(200);
+        await page.reload();
+        await keyState(page, "revoked");
+        expect(await page.isHidden("#result")).toBe(true);
+        expect(await page.evaluate(() => localStorage.length)).toBe(0);
+      });
     });
 
     it("Disconnect in one tab disconnects the other tabs that remember the key (storage event)", async () => {
@@ -214,30 +218,32 @@ forEachEngine((engine) => {
       expect(await inputValue(page, "#paste-code")).toBe("");
     });
 
-    it("a second paste of the same code sends nothing and says no sign-in is pending", async () => {
-      const tab = await openHeadlessLink();
-      await Promise.all([tab.waitForSelector("#code"), tab.click("#allow")]);
-      const code = (await text(tab, "#code"))!;
-      await page.fill("#paste-code", code);
-      await page.click("#paste-submit");
-      await status(page, "authorized");
-      await page.fill("#paste-code", code);
-      await page.click("#paste-submit");
-      await page.waitForSelector('#error[data-code="no_transaction"]');
-      expect(emulator().log.exchanges).toHaveLength(1);
-    });
+    inOneEngine(engine, "a sign-in pending in sessionStorage is the library's logic; the paste flow itself runs in every engine above", () => {
+      it("a second paste of the same code sends nothing and says no sign-in is pending", async () => {
+        const tab = await openHeadlessLink();
+        await Promise.all([tab.waitForSelector("#code"), tab.click("#allow")]);
+        const code = (await text(tab, "#code"))!;
+        await page.fill("#paste-code", code);
+        await page.click("#paste-submit");
+        await status(page, "authorized");
+        await page.fill("#paste-code", code);
+        await page.click("#paste-submit");
+        await page.waitForSelector('#error[data-code="no_transaction"]');
+        expect(emulator().log.exchanges).toHaveLength(1);
+      });
 
-    it("the code still works after the app page was reloaded in between (the sign-in waits in sessionStorage)", async () => {
-      const tab = await openHeadlessLink();
-      await page.reload();
-      await page.waitForSelector("#error[data-code]", { state: "attached" });
-      await Promise.all([tab.waitForSelector("#code"), tab.click("#allow")]);
-      await page.click("#paste-panel summary");
-      await page.fill("#paste-code", (await text(tab, "#code"))!);
-      await page.click("#paste-submit");
-      await status(page, "authorized");
-      await page.waitForSelector('#key-info[aria-busy="false"]');
-      expect(emulator().log.exchanges).toEqual([expect.objectContaining({ status: 200 })]);
+      it("the code still works after the app page was reloaded in between (the sign-in waits in sessionStorage)", async () => {
+        const tab = await openHeadlessLink();
+        await page.reload();
+        await page.waitForSelector("#error[data-code]", { state: "attached" });
+        await Promise.all([tab.waitForSelector("#code"), tab.click("#allow")]);
+        await page.click("#paste-panel summary");
+        await page.fill("#paste-code", (await text(tab, "#code"))!);
+        await page.click("#paste-submit");
+        await status(page, "authorized");
+        await page.waitForSelector('#key-info[aria-busy="false"]');
+        expect(emulator().log.exchanges).toEqual([expect.objectContaining({ status: 200 })]);
+      });
     });
   });
 });

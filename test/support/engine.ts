@@ -203,6 +203,20 @@ export function forEachEngine(body: (engine: EngineHandle) => void, options: { o
   });
 }
 
+/** The engine that runs the {@link inOneEngine} tests. */
+export const REFERENCE_ENGINE: EngineName = "chromium";
+
+/**
+ * Declares the enclosed tests in {@link REFERENCE_ENGINE} only, under `describe("once (in chromium):
+ * <why>")`, inside a {@link forEachEngine} body. For checks whose outcome no browser decides: what a
+ * server answers and what the library makes of it (the unit suite runs that library code in every
+ * engine). Flows, redirects, popups, storage, tabs, navigation and security policies stay in every
+ * engine. Three runs of such a check would prove nothing more and cost `npm test` its time budget.
+ */
+export function inOneEngine(engine: EngineHandle, why: string, body: () => void): void {
+  if (engine.name === REFERENCE_ENGINE) describe(`once (in ${REFERENCE_ENGINE}): ${why}`, body);
+}
+
 const printed = new Set<string>();
 
 /** Prints each engine's version once per test file, so every run's output says what it proved. */
