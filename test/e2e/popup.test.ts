@@ -89,8 +89,10 @@ const closedPopupUrls = (p: EnginePage) =>
  */
 async function expectPopupClosedClean(opener: EnginePage, popup: EnginePage, count = 1): Promise<void> {
   await popup.waitForClose();
+  // A popup in another process (one whose opener was cut) writes to the opener's localStorage
+  // through its own copy, which the opener hears of a moment later.
+  await expect.poll(async () => (await closedPopupUrls(opener)).length, { timeout: 5_000 }).toBe(count);
   const urls = await closedPopupUrls(opener);
-  expect(urls).toHaveLength(count);
   for (const href of urls) {
     const last = new URL(href);
     expect(last.origin + last.pathname).toBe(`${servers.app}${OPENROUTER_PAGE}`);
