@@ -148,7 +148,9 @@ forEachEngine((engine) => {
       await popup.close();
       await status(page, "failed");
       // The poll sees the window closed within 250 ms and waits 500 ms more for a relay in flight.
-      expect(Date.now() - closedAt).toBeLessThan(2500);
+      // The bound leaves the drivers of a loaded machine their seconds; a flow that waited for
+      // anything else (its ttl is minutes) would still miss it by far.
+      expect(Date.now() - closedAt).toBeLessThan(5_000);
       expect(await page.getAttribute("#error", "data-code")).toBe("popup_closed");
       expect((await emulatorLog()).exchanges).toHaveLength(0);
       expect(await closedPopupUrls(page)).toEqual([]);
