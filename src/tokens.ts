@@ -70,6 +70,12 @@ function checkToken(value: unknown, name: string, header = false): string {
   return fail("invalid_argument", `${name} must be a non-empty string${header ? " of printable ASCII" : ""}`);
 }
 
+// A caller's signal: an AbortSignal (of any realm) or nothing.
+function checkSignal(signal: unknown): void {
+  const s = signal as AbortSignal | undefined;
+  if (s !== undefined && (typeof s?.aborted !== "boolean" || typeof s.addEventListener !== "function")) fail("invalid_argument", "signal must be an AbortSignal");
+}
+
 // Sends like the token request; a non-2xx answer's TokenError names the endpoint.
 async function send(request: Request, options: SendOptions, secret: string, what: string): Promise<JsonObject> {
   try {
@@ -86,41 +92,47 @@ function post(url: string, fields: Record<string, string | undefined>): Request 
 }
 
 // Refreshes in flight in this page, by provider and token: rotation makes a refresh token single use.
-const inflight = new Map<string, { promise: Promise<OAuth2Result>; waiting: number; controller: AbortController }>();
+const inflight = new Map<string, Promise<OAuth2Result>>();
 
-// One request per provider and token; each caller's signal detaches that caller, and the request is
-// aborted only when every caller has gone.
+// One request per provider and token. Once sent it is never aborted by a caller: the server spends
+// the token as it answers, so cutting the request off would lose the rotated token with it (only
+// `timeoutMs` ends it). Callers that abort just stop waiting (see `detach`).
 function refreshOnce(provider: OAuth2Provider, token: string, options: RefreshOptions): Promise<OAuth2Result> {
   const key = `${provider.id} ${token}`;
-  let entry = inflight.get(key);
-  if (!entry) {
-    const controller = new AbortController();
+  let promise = inflight.get(key);
+  if (!promise) {
     const scope = Array.isArray(options.scope) ? options.scope.join(" ") : options.scope;
     const request = post(provider.tokenEndpoint, { grant_type: "refresh_token", refresh_token: token, client_id: provider.clientId, scope });
-    const promise = send(request, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal: controller.signal }, token, "token endpoint").then((body) => {
-      const result = readTokenResponse(provider, body, { nonce: undefined, refresh: { sub: options.claims?.sub } });
+    promise = send(request, { fetch: options.fetch, timeoutMs: options.timeoutMs }, token, "token endpoint").then((body) => {
+      // The `sub` binding is checked per caller (`sameSub`): callers sharing the request may pass
+      // different earlier claims.
+      const result = readTokenResponse(provider, body, { nonce: undefined, refresh: {} });
       // RFC 6749 6: no new refresh token means the one sent stays valid.
       result.refreshToken ??= token;
       return result;
     });
-    entry = { promise, waiting: 0, controller };
-    inflight.set(key, entry);
+    inflight.set(key, promise);
     const forget = () => inflight.delete(key);
     promise.then(forget, forget);
   }
-  const shared = entry;
-  const { signal } = options;
-  // A caller without a signal never leaves, so the request is never aborted under it.
-  shared.waiting += signal ? 1 : Infinity;
-  if (!signal) return shared.promise;
+  return promise;
+}
+
+// OpenID Connect Core 12.2: a refreshed ID token names the same user as the earlier one.
+function sameSub(result: OAuth2Result, claims: IdTokenClaims | undefined): OAuth2Result {
+  if (result.claims && claims?.sub !== undefined && result.claims.sub !== claims.sub) fail("invalid_id_token", "the refreshed ID token's sub differs from the earlier ID token's");
+  return result;
+}
+
+// This caller's view of `work`: rejects `aborted` as soon as `signal` aborts, while `work` goes on.
+function detach<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  work.catch(() => {});
   return new Promise((resolve, reject) => {
-    const leave = () => {
-      if (--shared.waiting === 0) shared.controller.abort();
-      reject(new PkceError("aborted", "refresh aborted"));
-    };
+    const leave = () => reject(new PkceError("aborted", "refresh aborted"));
     if (signal.aborted) return leave();
     signal.addEventListener("abort", leave, { once: true });
-    shared.promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", leave));
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", leave));
   });
 }
 
@@ -145,10 +157,14 @@ function refreshOnce(provider: OAuth2Provider, token: string, options: RefreshOp
  *   save: (r) => localStorage.setItem("rt", r.refreshToken!),
  * })
  */
-export async function refresh(provider: OAuth2Provider, refreshToken: RefreshTokenSource, options: RefreshOptions = {}): Promise<OAuth2Result> {
+export async function refresh(provider: OAuth2Provider, refreshToken: RefreshTokenSource, options?: RefreshOptions): Promise<OAuth2Result> {
+  const opts = options ?? {};
+  const { signal } = opts;
   endpointOf(provider, "tokenEndpoint", "refresh");
-  // Already aborted: nothing is read, locked or sent.
-  if (options.signal?.aborted) fail("aborted", "refresh aborted");
+  checkSignal(signal);
+  // Aborted before anything is sent: nothing more is read, locked or sent.
+  const stop = () => signal?.aborted && fail("aborted", "refresh aborted");
+  stop();
   const locks = typeof refreshToken === "function" ? globalThis.navigator?.locks : undefined;
   const lock = `pkce-flow refresh ${provider.id}`;
   const read = async () => checkToken(typeof refreshToken === "function" ? await refreshToken() : refreshToken, "refreshToken");
@@ -157,23 +173,29 @@ export async function refresh(provider: OAuth2Provider, refreshToken: RefreshTok
     // Under the lock: while another tab's mark says this token was just spent, this tab's storage
     // has not caught up yet; read again (for at most SPENT_MS, then let the server decide).
     for (const end = Date.now() + SPENT_MS; locks && Date.now() < end; token = await read()) {
+      stop();
       const mark = await spent(lock, token);
       if (!(await locks.query()).held?.some((held) => held.name === mark)) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const result = await refreshOnce(provider, token, options);
-    const mark = locks && (await spent(lock, token));
+    stop();
+    // From here the grant is sent: it runs to its end, and `save` with it, even for a caller
+    // that aborts meanwhile (that caller stops waiting), so a rotated token is never lost.
+    const result = await refreshOnce(provider, token, opts);
+    // Only a token the server replaced is spent; one it kept (no rotation) stays good for the next tab.
+    const mark = locks && result.refreshToken !== token && (await spent(lock, token));
     // Granted before this tab's lock is released, so the next tab already sees it.
     if (mark) await new Promise<void>((granted) => void locks!.request(mark, () => (granted(), new Promise((end) => setTimeout(end, SPENT_MS)))));
-    await options.save?.(result);
+    await opts.save?.(result);
     return result;
   };
-  if (!locks) return run();
+  if (!locks) return detach(run(), signal).then((result) => sameSub(result, opts.claims));
   try {
-    return await locks.request(lock, options.signal ? { signal: options.signal } : {}, run);
+    // The signal only stops the wait for the lock; once `run` has the lock it ends on its own.
+    return sameSub(await detach(locks.request(lock, signal ? { signal } : {}, run), signal), opts.claims);
   } catch (error) {
     // Aborted while waiting for the lock: the platform's AbortError, as this library's code.
-    return error instanceof PkceError || !options.signal?.aborted ? Promise.reject(error) : fail("aborted", "refresh aborted");
+    return error instanceof PkceError || !signal?.aborted ? Promise.reject(error) : fail("aborted", "refresh aborted");
   }
 }
 
@@ -186,7 +208,8 @@ export async function refresh(provider: OAuth2Provider, refreshToken: RefreshTok
  * @example
  * await revoke(provider, result.refreshToken!, { tokenTypeHint: "refresh_token" })
  */
-export async function revoke(provider: OAuth2Provider, token: string, options: RevokeOptions = {}): Promise<void> {
+export async function revoke(provider: OAuth2Provider, token: string, revokeOptions?: RevokeOptions): Promise<void> {
+  const options = revokeOptions ?? {};
   const url = endpointOf(provider, "revocationEndpoint", "revoke");
   checkToken(token, "token");
   const fetcher = options.fetch ?? globalThis.fetch;
@@ -210,7 +233,8 @@ export async function revoke(provider: OAuth2Provider, token: string, options: R
  * @example
  * const profile = await userinfo(provider, result.accessToken, { claims: result.claims })
  */
-export async function userinfo(provider: OAuth2Provider, accessToken: string, options: UserinfoOptions = {}): Promise<Record<string, unknown>> {
+export async function userinfo(provider: OAuth2Provider, accessToken: string, userinfoOptions?: UserinfoOptions): Promise<Record<string, unknown>> {
+  const options = userinfoOptions ?? {};
   const url = endpointOf(provider, "userinfoEndpoint", "userinfo");
   const token = checkToken(accessToken, "accessToken", true);
   const request = new Request(url, { headers: { Authorization: `Bearer ${token}`, Accept: "application/json" } });
@@ -231,9 +255,9 @@ export async function userinfo(provider: OAuth2Provider, accessToken: string, op
  * @example
  * location.assign(logoutUrl(provider, { idTokenHint: result.idToken, postLogoutRedirectUri: location.origin + "/" }))
  */
-export function logoutUrl(provider: OAuth2Provider, options: LogoutOptions = {}): URL {
+export function logoutUrl(provider: OAuth2Provider, options?: LogoutOptions): URL {
   const url = endpointOf(provider, "endSessionEndpoint", "logoutUrl");
-  const { idTokenHint, postLogoutRedirectUri, state } = options;
+  const { idTokenHint, postLogoutRedirectUri, state } = options ?? {};
   for (const value of [idTokenHint, postLogoutRedirectUri, state]) if (value !== undefined && typeof value !== "string") fail("invalid_argument", "logoutUrl options must be strings");
   return withQuery(url, { client_id: provider.clientId, id_token_hint: idTokenHint || undefined, post_logout_redirect_uri: postLogoutRedirectUri || undefined, state: state || undefined });
 }

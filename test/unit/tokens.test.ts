@@ -3,7 +3,7 @@ import { TokenError, logoutUrl, oauth2, openRouter, refresh, revoke, userinfo } 
 import type { OAuth2Provider, OAuth2Result } from "../../src/index.ts";
 import { referenceChallenge } from "./helpers/reference.ts";
 import { rejection, thrown } from "./helpers/errors.ts";
-import { fetchRecorder, hang, json, text } from "./helpers/fetch.ts";
+import { fetchRecorder, json, text } from "./helpers/fetch.ts";
 import { goodClaims, jwt } from "./helpers/jwt.ts";
 
 const ISSUER = "https://as.example";
@@ -143,17 +143,103 @@ describe("refresh", () => {
     expect((await staying).refreshToken).toBe("rt-new");
   });
 
-  it("aborts the request once every caller has aborted", async () => {
-    const recorder = fetchRecorder((call) => hang(call.signal));
+  it("never cuts off a sent refresh: callers that abort stop waiting, and one that comes after gets the rotated token (StrictMode)", async () => {
+    let answer!: (response: Response) => void;
+    const recorder = fetchRecorder(() => new Promise<Response>((resolve) => (answer = resolve)));
     const one = new AbortController();
     const two = new AbortController();
     const calls = [refresh(provider, OLD, { fetch: recorder.fetch, signal: one.signal }), refresh(provider, OLD, { fetch: recorder.fetch, signal: two.signal })];
     await recorder.nextCall();
     one.abort();
-    expect(recorder.calls[0]!.signal.aborted).toBe(false);
     two.abort();
-    expect(recorder.calls[0]!.signal.aborted).toBe(true);
     for (const call of calls) expect((await rejection(call)).code).toBe("aborted");
+    // The server has the token now and spends it as it answers: the request goes on.
+    expect(recorder.calls[0]!.signal.aborted).toBe(false);
+    // React StrictMode: the effect's cleanup aborted, the effect runs again at once.
+    const again = refresh(provider, OLD, { fetch: recorder.fetch });
+    answer(json(200, tokens({ refresh_token: "rt-rotated" })));
+    expect(await again).toMatchObject({ refreshToken: "rt-rotated" });
+    expect(recorder.calls).toHaveLength(1);
+  });
+
+  it("sends nothing when the signal aborts while the token function runs", async () => {
+    const recorder = fetchRecorder(() => json(200, tokens({ refresh_token: "rt-rotated" })));
+    const controller = new AbortController();
+    const read = async () => {
+      controller.abort();
+      return OLD;
+    };
+    expect((await rejection(refresh(provider, read, { fetch: recorder.fetch, signal: controller.signal }))).code).toBe("aborted");
+    expect(recorder.calls).toHaveLength(0);
+  });
+
+  it("finishes and saves a refresh sent under the lock even when its caller aborts meanwhile", async () => {
+    vi.stubGlobal("navigator", { locks: fakeLocks([]) });
+    let answer!: (response: Response) => void;
+    const recorder = fetchRecorder(() => new Promise<Response>((resolve) => (answer = resolve)));
+    const saved: string[] = [];
+    const controller = new AbortController();
+    const pending = refresh(provider, () => OLD, { fetch: recorder.fetch, signal: controller.signal, save: (r) => void saved.push(r.refreshToken!) });
+    await recorder.nextCall();
+    controller.abort();
+    expect((await rejection(pending)).code).toBe("aborted");
+    answer(json(200, tokens({ refresh_token: "rt-rotated" })));
+    await vi.waitFor(() => expect(saved).toEqual(["rt-rotated"]));
+  });
+
+  it("marks only a token the server replaced: without rotation the next refresh sends the same token at once", async () => {
+    const locks = fakeLocks([]);
+    vi.stubGlobal("navigator", { locks });
+    const recorder = fetchRecorder(() => json(200, tokens()));
+    const first = await refresh(provider, () => OLD, { fetch: recorder.fetch });
+    expect(first.refreshToken).toBe(OLD);
+    // No mark is held for OLD, so the next call does not wait for one (it would wait 10 s).
+    expect(locks.marks).toEqual([]);
+    await refresh(provider, () => OLD, { fetch: recorder.fetch });
+    expect(recorder.calls).toHaveLength(2);
+  });
+
+  it("stops waiting on another tab's mark when its signal aborts, and sends nothing", async () => {
+    const locks = fakeLocks([]);
+    vi.stubGlobal("navigator", { locks });
+    let release!: () => void;
+    void locks.request(await markOf(OLD), () => new Promise<void>((resolve) => (release = resolve)));
+    const recorder = fetchRecorder(() => json(200, tokens({ refresh_token: "rt-2" })));
+    const controller = new AbortController();
+    let reads = 0;
+    const pending = refresh(provider, () => (++reads === 2 && controller.abort(), OLD), { fetch: recorder.fetch, signal: controller.signal });
+    expect((await rejection(pending)).code).toBe("aborted");
+    release();
+    expect(recorder.calls).toHaveLength(0);
+  });
+
+  it("checks each caller's earlier sub against a shared refresh's new ID token", async () => {
+    let answer!: (response: Response) => void;
+    const recorder = fetchRecorder(() => new Promise<Response>((resolve) => (answer = resolve)));
+    const a = refresh(provider, OLD, { fetch: recorder.fetch });
+    const b = refresh(provider, OLD, { fetch: recorder.fetch, claims: goodClaims() as unknown as OAuth2Result["claims"] });
+    await recorder.nextCall();
+    answer(json(200, tokens({ id_token: jwt(goodClaims({ sub: "mallory", nonce: undefined })) })));
+    expect((await a).claims).toMatchObject({ sub: "mallory" });
+    const error = await rejection(b);
+    expect(error.code).toBe("invalid_id_token");
+    expect(error.message).toMatch(/sub differs/);
+    expect(recorder.calls).toHaveLength(1);
+  });
+
+  it.each([null, {}, { aborted: false }, "signal"])("refuses the signal %j with invalid_argument, sending nothing", async (signal) => {
+    const recorder = fetchRecorder(() => json(200, tokens()));
+    expect((await rejection(refresh(provider, OLD, { fetch: recorder.fetch, signal: signal as unknown as AbortSignal }))).code).toBe("invalid_argument");
+    expect(recorder.calls).toHaveLength(0);
+  });
+
+  it("takes null options as none in refresh, revoke, userinfo and logoutUrl", async () => {
+    const recorder = fetchRecorder((call) => json(200, call.request.url.endsWith("/me") ? { sub: "alice" } : tokens()));
+    vi.stubGlobal("fetch", recorder.fetch);
+    await expect(refresh(provider, OLD, null as never)).resolves.toMatchObject({ accessToken: "at-new" });
+    await expect(revoke(provider, OLD, null as never)).resolves.toBeUndefined();
+    await expect(userinfo(provider, "at-new", null as never)).resolves.toEqual({ sub: "alice" });
+    expect(logoutUrl(provider, null as never).searchParams.get("client_id")).toBe("my-spa");
   });
 
   it("reads, sends and saves inside a Web Lock named after the provider when the token is a function", async () => {
