@@ -19,7 +19,7 @@ function browserLikeReplaceState() {
   const targets: string[] = [];
   vi.spyOn(history, "replaceState").mockImplementation((data, unused, url) => {
     targets.push(String(url));
-    if (url != null && new URL(String(url), location.href).origin !== location.origin) throw new DOMException("replaceState: cross-origin URL", "SecurityError");
+    if (url != null && new URL(String(url), document.baseURI).origin !== location.origin) throw new DOMException("replaceState: cross-origin URL", "SecurityError");
     original(data, unused, url);
   });
   return targets;
@@ -54,4 +54,29 @@ it("rule 1 on a //-path page: handleCallback never throws synchronously (every t
   }
   await promise?.catch(() => {});
   expect(sync).toBeNull();
+});
+
+it("a page with a cross-origin <base href> (assets on a CDN): cleaning resolves against the page, not the base", async () => {
+  const storage = new MemoryStorage();
+  const recorder = fetchRecorder(() => json(200, { access_token: "at", token_type: "Bearer" }));
+  const flow = createFlow(provider(), { storage, fetch: recorder.fetch, navigate: () => {} });
+  const state = (await flow.authorize()).searchParams.get("state")!;
+  history.replaceState(null, "", `${pageUrl()}?code=C&state=${state}`);
+  const base = document.createElement("base");
+  base.href = "https://cdn.example/app/";
+  document.head.append(base);
+  try {
+    expect(document.baseURI).toBe("https://cdn.example/app/");
+    browserLikeReplaceState();
+    let outcome: unknown = "none";
+    try {
+      await flow.handleCallback();
+    } catch (e) {
+      outcome = e;
+    }
+    expect(outcome).toBe("none");
+    expect(location.search).toBe("");
+  } finally {
+    base.remove();
+  }
 });

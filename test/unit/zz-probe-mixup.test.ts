@@ -34,3 +34,24 @@ it("does not exchange a callback that arrived at another provider's redirect URI
   // Nothing may go to B's token endpoint: the response arrived at A's redirect URI, not at B's.
   expect(recorder.calls.map((c) => c.request.url)).toEqual([]);
 });
+
+it("popup: does not exchange a relayed callback that came back to another provider's redirect URI (mix-up)", async () => {
+  const base = pageUrl().replace(/\/[^/]*$/, "");
+  const evil = oauth2({ clientId: "spa", authorizationEndpoint: "https://evil.example/authorize", tokenEndpoint: "https://evil.example/token", redirectUri: `${base}/cb-evil` });
+  const recorder = fetchRecorder(() => json(200, { access_token: "at", token_type: "Bearer" }));
+  const win = { closed: false, location: "", close() {} };
+  vi.stubGlobal("open", () => win);
+  vi.stubGlobal("BroadcastChannel", undefined);
+  const flowEvil = createFlow(evil, { fetch: recorder.fetch });
+  const promise = flowEvil.popup({ detectClose: false });
+  promise.catch(() => {});
+  while (!win.location) await new Promise((r) => setTimeout(r, 1));
+  const state = new URL(win.location).searchParams.get("state")!;
+  // The evil server sent the popup on to the honest server with this state; the honest server
+  // answered on the honest redirect URI, whose page relays the callback to the opener.
+  const relayed = `${base}/cb-honest?code=HONEST-CODE&state=${state}`;
+  globalThis.dispatchEvent(new MessageEvent("message", { data: { "pkce-flow:popup": relayed }, origin: location.origin, source: win as unknown as Window }));
+  await promise.catch(() => {});
+  expect(recorder.calls.map((c) => c.request.url)).toEqual([]);
+  vi.unstubAllGlobals();
+});
