@@ -9,7 +9,10 @@ import { pageUrl, restorePageAfterEach } from "./helpers/page.ts";
 import { MemoryStorage } from "./helpers/storage.ts";
 
 restorePageAfterEach();
-afterEach(() => vi.restoreAllMocks());
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.restoreAllMocks();
+});
 
 const provider = () => oauth2({ clientId: "spa", authorizationEndpoint: "https://as.example/authorize", tokenEndpoint: "https://as.example/token", redirectUri: pageUrl() });
 

@@ -11,7 +11,10 @@ import { pageUrl, restorePageAfterEach, showInAddressBar } from "./helpers/page.
 import { MemoryStorage } from "./helpers/storage.ts";
 
 restorePageAfterEach();
-afterEach(() => vi.restoreAllMocks());
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.restoreAllMocks();
+});
 
 it("does not exchange a callback that arrived at another provider's redirect URI (mix-up)", async () => {
   const storage = new MemoryStorage();

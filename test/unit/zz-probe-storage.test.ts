@@ -9,7 +9,10 @@ import { pageUrl, restorePageAfterEach } from "./helpers/page.ts";
 import { MemoryStorage } from "./helpers/storage.ts";
 
 restorePageAfterEach();
-afterEach(() => vi.restoreAllMocks());
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.restoreAllMocks();
+});
 
 class NoRemoveStorage extends MemoryStorage {
   override removeItem(): void {
