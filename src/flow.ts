@@ -360,7 +360,7 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
       // RFC 9700 4.4.2: the answer must come back to the redirect URI this transaction sent; one that
       // arrives at another (another server's) was sent by a server this sign-in did not start with.
       const [got, sent] = [url, tx.redirectUri].map(page);
-      if (got !== sent) fail("invalid_callback", `callback came back to ${got.slice(0, 200)}, but this sign-in's redirect URI is ${sent.slice(0, 200)} (possible mix-up attack): start it again`);
+      if (got !== sent) fail("invalid_callback", `callback came back to ${got.slice(0, 200)}, not to this sign-in's redirect URI ${sent.slice(0, 200)} (possible mix-up): start it again`);
       expiry(entry.expired);
       return parseCallback(url, expected).code;
     };

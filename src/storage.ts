@@ -160,7 +160,7 @@ export function createTransactionStore(options: StoreOptions): TransactionStore 
       } catch (error) {
         cause = error;
       }
-      unavailable(cause, "storage cannot forget the transaction, so its code could be replayed: sign-in refused");
+      unavailable(cause, "storage cannot remove the transaction (its code could be replayed)");
     },
     sweep() {
       for (const key of keys()) {
