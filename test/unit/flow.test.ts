@@ -1289,9 +1289,9 @@ describe("the address bar", () => {
   });
 
   it.each([
-    { rule: "a pending transaction (rule 1): the sign-in goes on", query: (auth?: URL) => oauth2Callback(auth!), outcome: "result" },
-    { rule: "a finished sign-in (rule 4)", query: () => `${pageUrl()}?code=${CODE}&state=finished`, outcome: "no_transaction" },
-    { rule: "a popup's callback (rule 0)", query: () => `${pageUrl()}?code=${CODE}&state=pkce-popup.${"B".repeat(43)}`, outcome: "null" },
+    { rule: "rule 1 (pending): the sign-in goes on", query: (auth?: URL) => oauth2Callback(auth!), outcome: "result" },
+    { rule: "rule 4 (finished)", query: () => `${pageUrl()}?code=${CODE}&state=finished`, outcome: "no_transaction" },
+    { rule: "rule 0 (a popup callback)", query: () => `${pageUrl()}?code=${CODE}&state=pkce-popup.${"B".repeat(43)}`, outcome: "null" },
   ])("survives a replaceState that throws on $rule: never a synchronous throw or a raw DOMException", async ({ query, outcome }) => {
     vi.stubGlobal("close", () => {});
     vi.stubGlobal("BroadcastChannel", undefined);
