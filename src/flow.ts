@@ -106,7 +106,11 @@ export interface Flow<Result> {
    * Finishes the flow on the callback page: validates, forgets the transaction, cleans the
    * address bar, sends the token request once and resolves the provider's result; `null` when the
    * URL is no callback of this provider. Concurrent calls for one callback share one request.
+   * A callback that came back to a page other than its transaction's redirect URI (origin and
+   * path) is `invalid_callback` (a mix-up); storage that cannot forget the transaction is
+   * `storage_unavailable`; both before anything is sent.
    * @throws {PkceError} any callback or token error code; {@link AuthorizationError}; {@link TokenError}.
+   * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.4.2
    */
   handleCallback(url?: string | URL, options?: { signal?: AbortSignal }): Promise<Result | null>;
   /**
@@ -124,9 +128,13 @@ export interface Flow<Result> {
 
 const CALLBACK_PARAMS = new Set(["code", "state", "iss", "error", "error_description", "error_uri", "session_state"]);
 const MAX_TIMER = 2147483647; // 2^31 - 1, as a literal: an expression would stay in every bundle
-// Shared by every flow of the page, so StrictMode's double effect (even with two flow objects)
-// sends one request. Keyed by provider and URL, both before and after the address bar is cleaned.
-const inflight = new Map<string, Exchange>();
+// Shared by the flows of the page that share transactions, so StrictMode's double effect (even
+// with two flow objects) sends one request. One map per storage object (the default storage has
+// its own), keyed by key prefix, provider and URL (both before and after the address bar is
+// cleaned): a flow that cannot hold the transaction never joins, and so never resolves, another
+// flow's exchange.
+const inflight = new WeakMap<object, Map<string, Exchange>>();
+const SESSION = {};
 // Callbacks with a code but no state already handled on this page (provider and URL), so loading
 // one again cannot hand its spent code to a newer transaction. In memory only: storage keeps no
 // trace, so this does not survive a full reload (the address bar is cleaned for that).
@@ -156,6 +164,11 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   }
   const { id } = provider;
   const store = createTransactionStore({ storage: options.storage ?? (() => globalThis.sessionStorage), keyPrefix, ttlMs });
+  const scope: object = options.storage ?? SESSION;
+  const running = inflight.get(scope) ?? new Map<string, Exchange>();
+  inflight.set(scope, running);
+  // Starts every in-flight key of this flow; JSON keeps prefix and id apart whatever they contain.
+  const tag = JSON.stringify([keyPrefix, id]);
   // Where a popup's callback page hands the callback back to the opening tab.
   const channel = `${keyPrefix}popup`;
   const listeners = new Set<(snapshot: FlowSnapshot) => void>();
@@ -227,6 +240,7 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
     const nonce = provider.nonce ? generateState() : undefined;
     // Built before anything is stored: a refused parameter leaves nothing behind.
     const url = provider.authorizationUrl({ state, codeChallenge, codeChallengeMethod, nonce, params });
+    const now = Date.now();
     store.put({
       state,
       codeVerifier,
@@ -234,7 +248,8 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
       redirectUri: provider.redirectUri,
       issuer: provider.issuer ?? null,
       provider: id,
-      createdAt: Date.now(),
+      createdAt: now,
+      expiresAt: now + ttlMs,
       returnTo,
       ...(nonce && { nonce }),
       ...(provider.statelessCallback && { stateless: true }),
@@ -242,10 +257,10 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
     return [url, returnTo, state];
   };
 
-  // Sends the token request for a taken transaction (`check` validates first); moves the status.
-  const exchange = (tx: Transaction, expired: boolean, code: () => string, signal: AbortSignal): Promise<Result> =>
+  // Sends the token request for a transaction; `code` consumes it (removed, and checked gone) and
+  // validates, throwing before anything is sent. Moves the status.
+  const exchange = (tx: Transaction, code: () => string, signal: AbortSignal): Promise<Result> =>
     failing(async () => {
-      if (expired) fail("expired", "sign-in expired: start it again");
       const value = code();
       set("exchanging", tx.returnTo);
       const request = provider.tokenRequest({ code: value, codeVerifier: tx.codeVerifier, codeChallengeMethod: tx.codeChallengeMethod, redirectUri: tx.redirectUri });
@@ -290,16 +305,17 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   };
 
   // Registers a new exchange under `keys` (before the first await) and joins it.
-  const run = (keys: string[], tx: Transaction, expired: boolean, code: () => string, signal?: AbortSignal): Promise<Result> => {
+  const run = (keys: string[], tx: Transaction, code: () => string, signal?: AbortSignal): Promise<Result> => {
     const controller = new AbortController();
-    const shared: Exchange = { promise: exchange(tx, expired, code, controller.signal), owner: listeners, returnTo: tx.returnTo, waiting: 0, abort: () => controller.abort() };
-    for (const k of keys) inflight.set(k, shared);
-    const forget = () => keys.forEach((k) => inflight.delete(k));
+    const shared: Exchange = { promise: exchange(tx, code, controller.signal), owner: listeners, returnTo: tx.returnTo, waiting: 0, abort: () => controller.abort() };
+    for (const k of keys) running.set(k, shared);
+    const forget = () => keys.forEach((k) => running.delete(k));
     shared.promise.then(forget, forget);
     return join(shared, signal);
   };
 
   const aborted = (signal?: AbortSignal) => signal?.aborted && fail("aborted", "request aborted");
+  const expiry = (expired: boolean) => expired && fail("expired", "sign-in expired: start it again");
 
   // Runs synchronously up to the registration of the exchange, so two calls in one tick share it;
   // every throw is a rejection.
@@ -317,7 +333,7 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
         globalThis.close();
         return Promise.resolve(null);
       }
-      const shared = inflight.get(`${id} ${url.href}`);
+      const shared = running.get(`${tag} ${url.href}`);
       if (shared) return join(shared, signal);
       try {
         entry = match(url);
@@ -332,14 +348,23 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
       return Promise.reject(error);
     }
     if (!entry) return Promise.resolve(null);
-    const key = `${id} ${url.href}`;
     const stateless = !url.searchParams.get("state");
-    store.remove(entry.tx.state);
-    if (stateless && url.searchParams.get("code")) spent.add(key);
+    if (stateless && url.searchParams.get("code")) spent.add(`${id} ${url.href}`);
     const { tx } = entry;
     // An undefined state or issuer skips that check.
     const expected = { state: stateless ? undefined : tx.state, issuer: tx.issuer ?? undefined, requireIssuer: provider.requireIssuer === true };
-    return run([key, `${id} ${clean(url)}`], tx, entry.expired, () => parseCallback(url, expected).code, signal);
+    // Runs inside the exchange, so a caller of the same tick shares its outcome, and before any
+    // request: the transaction is gone on every outcome, a mix-up is refused first.
+    const code = () => {
+      store.take(tx.state);
+      // RFC 9700 4.4.2: the answer must come back to the redirect URI this transaction sent; one that
+      // arrives at another (another server's) was sent by a server this sign-in did not start with.
+      const [got, sent] = [url, tx.redirectUri].map(page);
+      if (got !== sent) fail("invalid_callback", `callback came back to ${got.slice(0, 200)}, not to this sign-in's redirect URI ${sent.slice(0, 200)} (possible mix-up): start it again`);
+      expiry(entry.expired);
+      return parseCallback(url, expected).code;
+    };
+    return run([`${tag} ${url.href}`, `${tag} ${clean(url)}`], tx, code, signal);
   };
 
   // Cleans the address bar unless the app said not to; gives the cleaned form of `url`.
@@ -397,8 +422,8 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
     },
     handleCallback: (url, opts) => handle(url, opts?.signal),
     exchangeCode: (input, opts) => {
-      const key = `${id} code ${input}`;
-      const shared = inflight.get(key);
+      const key = `${tag} code ${input}`;
+      const shared = running.get(key);
       if (shared) return join(shared, opts?.signal);
       return failing(() => {
         headless(true);
@@ -407,8 +432,11 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
         if (!code || code.length > 8192 || !/^[\x21-\x7e]+$/.test(code)) fail("invalid_argument", "code must be the printable text the server showed (at most 8 KiB)");
         const mine = store.list().filter((e) => e.tx.provider === id).sort((a, b) => b.tx.createdAt - a.tx.createdAt);
         if (!mine.length) fail("no_transaction", "no sign-in is pending: start it again");
-        for (const e of mine) store.remove(e.tx.state);
-        return run([key], mine[0]!.tx, mine[0]!.expired, () => code, opts?.signal);
+        return run([key], mine[0]!.tx, () => {
+          for (const e of mine) store.take(e.tx.state);
+          expiry(mine[0]!.expired);
+          return code;
+        }, opts?.signal);
       });
     },
     reset() {
@@ -422,15 +450,19 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   };
 }
 
-// Whether `url` is the page at `redirectUri` (same origin and path).
-function samePage(url: URL, redirectUri: string): boolean {
+// The page a URL names, as origin + path: never the query, which holds the code, so it may go
+// into a message. "(none)" for a value that is no URL (a damaged entry), which matches no page.
+function page(url: unknown): string {
   try {
-    const page = new URL(redirectUri);
-    return page.origin === url.origin && page.pathname === url.pathname;
+    const { origin, pathname } = new URL(url as string);
+    return origin + pathname;
   } catch {
-    return false;
+    return "(none)";
   }
 }
+
+// Whether `url` is the page at `redirectUri` (same origin and path).
+const samePage = (url: URL, redirectUri: string): boolean => page(url) === page(redirectUri);
 
 // Same-origin check against the page; stores a path with exactly one leading "/", plus query and
 // hash, so navigating to it can never leave the origin (`//evil`, `/\evil` resolve elsewhere).
@@ -457,16 +489,23 @@ function strip(search: string): string {
 }
 
 // Drops the callback parameters from the address bar when it shows `url`; returns the cleaned
-// form of `url`.
+// form of `url`. Best effort, and never throws: the transaction goes in the same turn whatever
+// happens and the code is single use, so a failure here (a browser that limits replaceState calls, a page that replaced
+// `history`) must not stop the sign-in or escape as a raw DOMException; at worst the spent code
+// stays visible. The new address is absolute, built on this page's origin: a path (`//evil/x`) or
+// a `<base href>` on another origin cannot make it resolve elsewhere.
 function cleanAddressBar(url: URL): string {
   const search = strip(url.search);
-  const page = (u: URL) => u.origin + u.pathname;
-  const { location, history } = globalThis;
-  if (location && history) {
-    const current = new URL(location.href);
-    if (page(current) + current.search === page(url) + url.search) {
-      history.replaceState(history.state, "", current.pathname + search + current.hash);
+  try {
+    const { location, history } = globalThis;
+    if (location && history) {
+      const current = new URL(location.href);
+      if (page(current) + current.search === page(url) + url.search) {
+        history.replaceState(history.state, "", current.origin + current.pathname + search + current.hash);
+      }
     }
+  } catch {
+    // See above: best effort.
   }
   return page(url) + search + url.hash;
 }

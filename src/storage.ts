@@ -19,6 +19,11 @@ export interface Transaction {
   issuer: string | null;
   provider: string;
   createdAt: number;
+  /**
+   * When it expires: `createdAt` plus the creating flow's `ttlMs`, so a flow with another `ttlMs`
+   * judges it alike. Entries written before it existed fall back to the reading flow's `ttlMs`.
+   */
+  expiresAt?: number;
   returnTo: string | null;
   /** The OpenID Connect nonce sent with this transaction, when the provider uses one. */
   nonce?: string;
@@ -37,6 +42,12 @@ export interface TransactionStore {
   list(): Array<{ tx: Transaction; expired: boolean }>;
   remove(state: string): void;
   /**
+   * Removes and checks that the entry is gone: replay protection must not fail open on a storage
+   * whose `removeItem` throws or does nothing.
+   * @throws {PkceError} `storage_unavailable`.
+   */
+  take(state: string): void;
+  /**
    * Removes this prefix's expired entries and unreadable ones (including an entry whose key does
    * not end in its own state); keys without the prefix, and other flows' entries under a longer
    * prefix, are never touched.
@@ -53,12 +64,8 @@ export interface StoreOptions {
 }
 
 // The storage's own error is kept only by name.
-const unavailable = (cause?: unknown): never =>
-  fail(
-    "storage_unavailable",
-    "storage unavailable (disabled, full or sandboxed)",
-    cause instanceof Error ? { cause: new Error(cause.name) } : undefined,
-  );
+const unavailable = (cause?: unknown, message = "storage unavailable (disabled, full or sandboxed)"): never =>
+  fail("storage_unavailable", message, cause instanceof Error ? { cause: new Error(cause.name) } : undefined);
 
 /**
  * @internal A transaction store keyed by `keyPrefix + state`.
@@ -103,10 +110,13 @@ export function createTransactionStore(options: StoreOptions): TransactionStore 
     }
     return found;
   };
-  // Unreadable entries count as expired, so a sweep drops them too.
+  // Unreadable entries count as expired, so a sweep drops them too. A stored expiry wins over this
+  // flow's ttlMs, so a flow never sweeps another flow's longer-lived transaction; a lifetime above
+  // the largest ttlMs (2^31 - 1) is no flow's and falls back to ours.
   const expired = (tx: Transaction | null): boolean => {
     const age = tx ? now() - tx.createdAt : Infinity;
-    return age > ttlMs || age < 0;
+    const life = tx && typeof tx.expiresAt === "number" && tx.expiresAt - tx.createdAt <= 2147483647 ? tx.expiresAt - tx.createdAt : ttlMs;
+    return age > life || age < 0;
   };
   const removeKey = (key: string) => {
     try {
@@ -141,6 +151,17 @@ export function createTransactionStore(options: StoreOptions): TransactionStore 
         return tx && key === keyPrefix + tx.state ? [{ tx, expired: expired(tx) }] : [];
       }),
     remove: (state) => removeKey(keyPrefix + state),
+    take(state) {
+      const key = keyPrefix + state;
+      removeKey(key);
+      let cause: unknown;
+      try {
+        if (storage().getItem(key) === null) return;
+      } catch (error) {
+        cause = error;
+      }
+      unavailable(cause, "storage cannot remove the transaction (its code could be replayed)");
+    },
     sweep() {
       for (const key of keys()) {
         const tx = read(key);

@@ -615,12 +615,43 @@ describe("expiry and sweeping", () => {
     sessionStorage.setItem("theme", "dark");
     sessionStorage.setItem(`${PREFIX}garbage`, "{");
     await flow.authorize();
-    await createFlow(oauth2Provider()).authorize();
+    await createFlow(oauth2Provider(), { ttlMs: 1000 }).authorize();
     now.mockReturnValue(T0 + 1001);
     await flow.authorize();
     expect(stored().map((t) => t.createdAt)).toEqual([T0 + 1001]);
     expect(sessionStorage.getItem("other-app:x")).toBe("1");
     expect(sessionStorage.getItem("theme")).toBe("dark");
+  });
+
+  it("stores each transaction's expiry (createdAt + the creating flow's ttlMs)", async () => {
+    vi.spyOn(Date, "now").mockReturnValue(T0);
+    await setup(openRouterCase, { ttlMs: 1234 }).flow.authorize();
+    expect(stored()).toEqual([expect.objectContaining({ createdAt: T0, expiresAt: T0 + 1234 })]);
+  });
+
+  it("never sweeps another flow's transaction that is still valid by that flow's ttlMs, and takes it afterwards", async () => {
+    const now = vi.spyOn(Date, "now").mockReturnValue(T0);
+    const recorder = fetchRecorder(() => oauth2Case.success());
+    const short = createFlow(openRouterProvider(), { ttlMs: 10 * 60_000, fetch: recorder.fetch });
+    const long = createFlow(oauth2Provider(), { ttlMs: 60 * 60_000, fetch: recorder.fetch });
+    const auth = await long.authorize();
+    now.mockReturnValue(T0 + 15 * 60_000);
+    await short.authorize();
+    expect(stored()).toHaveLength(2);
+    await expect(long.handleCallback(oauth2Callback(auth))).resolves.toEqual(oauth2Case.result());
+    expect(recorder.calls).toHaveLength(1);
+  });
+
+  it("judges an entry stored without an expiry (an older version's) by the reading flow's ttlMs", async () => {
+    const now = vi.spyOn(Date, "now").mockReturnValue(T0);
+    const { flow, recorder } = setup(oauth2Case, { ttlMs: 1000 });
+    const auth = await flow.authorize();
+    const [tx] = stored();
+    const { expiresAt: _, ...legacy } = tx!;
+    sessionStorage.setItem(PREFIX + tx!.state, JSON.stringify(legacy));
+    now.mockReturnValue(T0 + 1001);
+    expect((await rejection(flow.handleCallback(oauth2Callback(auth)))).code).toBe("expired");
+    expect(recorder.calls).toHaveLength(0);
   });
 
   it("honours a custom keyPrefix and leaves keys under other prefixes alone", async () => {
@@ -1067,6 +1098,43 @@ describe("check order when no transaction matches", () => {
   });
 });
 
+describe("hostile callback URLs", () => {
+  // Entries a careless or hostile script may leave under the prefix.
+  const JUNK = ["null", "1", '"x"', "[]", "{", '{"codeVerifier":1}', '{"codeVerifier":"v","state":"s","createdAt":"1"}', '{"codeVerifier":"v","state":"s","createdAt":1e309}', '{"__proto__":{"codeVerifier":"v"},"state":"s","createdAt":1}'];
+
+  it.each(PROVIDERS)("$name: turns odd callback URLs, with junk in storage, into null, a result or a PkceError rejection, never a throw", async (c) => {
+    vi.stubGlobal("close", () => {});
+    vi.stubGlobal("BroadcastChannel", undefined);
+    try {
+      const storage = new MemoryStorage();
+      const { flow } = setup(c, { storage });
+      const auth = await flow.authorize();
+      const { state } = stored(storage)[0]!;
+      // After authorize(), which would sweep them.
+      JUNK.forEach((junk, i) => storage.setItem(`${PREFIX}junk${i}`, junk));
+      storage.setItem(`${PREFIX}s`, '{"codeVerifier":"v","state":"s","createdAt":1,"provider":null}');
+      const p = c.callback(auth).replace(/[?#].*$/, "");
+      const urls = [
+        `${p}?code=`, `${p}?code=%`, `${p}?code=%E0%A4%A&state=${state}`, `${p}?code=a&code=b&state=${state}`, `${p}?c%6Fde=a&code=b&state=${state}`,
+        `${p}?code=a&state=${state}&state=`, `${p}?code=a&state=${state}&iss=`, `${p}?code=a&state=${state}&iss=%00`, `${p}?code=a\u0000&state=${state}`,
+        `${p}?error=x&state=${state}&error_uri=javascript:alert(1)`, `${p}?code=${"a".repeat(9000)}&state=${state}`, `${p}?${"x".repeat(9000)}=1&code=a&state=${state}`,
+        `${p}?code=a&state=s`, `${p}?code=a&state=junk0`, `${p}?code=a`, `${p}?error=`, `${p}?code=a&state=pkce-popup.`, `${p}?code=a&access_token=b&state=${state}`,
+        `${p}#code=a&state=${state}`, "not a url", "", "javascript:alert(1)?code=a", `blob:${location.origin}/x?code=a`, `${p}?code=a&state=${encodeURIComponent("\u00e9")}`,
+      ];
+      for (const url of urls) {
+        let promise: Promise<unknown> | undefined;
+        expect(() => (promise = flow.handleCallback(url)), url.slice(0, 80)).not.toThrow();
+        const outcome = await promise!.catch((error: unknown) => error);
+        if (outcome instanceof Error) expect(outcome, url.slice(0, 80)).toBeInstanceOf(PkceError);
+        else expect(outcome === null || typeof outcome === "object", url.slice(0, 80)).toBe(true);
+        expect(typeof flow.isCallback(url)).toBe("boolean");
+      }
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});
+
 describe("abort per caller", () => {
   it("keeps the sign-in when StrictMode aborts the first effect and runs the second at once", async () => {
     const { flow, recorder, statuses } = setup(openRouterCase);
@@ -1167,6 +1235,21 @@ describe("flows of two providers on one page", () => {
   });
 });
 
+/**
+ * Spies on history.replaceState as every browser behaves (happy-dom does not): a URL that resolves,
+ * against the document's base URL, to another origin throws a SecurityError. Gives the URLs passed.
+ */
+function browserLikeReplaceState(): string[] {
+  const original = history.replaceState.bind(history);
+  const targets: string[] = [];
+  vi.spyOn(history, "replaceState").mockImplementation((data, unused, url) => {
+    targets.push(String(url));
+    if (url != null && new URL(String(url), document.baseURI).origin !== location.origin) throw new DOMException("cross-origin URL", "SecurityError");
+    original(data, unused, url);
+  });
+  return targets;
+}
+
 describe("the address bar", () => {
   it("drops OpenID Connect Session Management's session_state with the other callback parameters", async () => {
     const { flow } = setup(oauth2Case);
@@ -1174,6 +1257,222 @@ describe("the address bar", () => {
     showInAddressBar(`${oauth2Callback(auth)}&session_state=abc.def`.replace("#section", "") + "#section");
     await flow.handleCallback();
     expect(location.search + location.hash).toBe("?keep=1#section");
+  });
+
+  it("cleans a page whose path starts with // (a scheme-relative path) with an absolute URL on this origin", async () => {
+    const page = `${location.origin}//evil.example/cb`;
+    const { flow } = setup({ ...oauth2Case, provider: () => oauth2Provider({ redirectUri: page }) });
+    const auth = await flow.authorize();
+    history.replaceState(null, "", oauth2Callback(auth));
+    const targets = browserLikeReplaceState();
+    await expect(flow.handleCallback()).resolves.toEqual(oauth2Case.result());
+    expect(targets).toEqual([`${page}?keep=1#section`]);
+    expect(location.href).toBe(`${page}?keep=1#section`);
+  });
+
+  it("cleans against the page, not a <base href> on another origin (assets on a CDN)", async () => {
+    const { flow } = setup(oauth2Case);
+    const auth = await flow.authorize();
+    showInAddressBar(oauth2Callback(auth));
+    const base = document.createElement("base");
+    base.href = "https://cdn.example/app/";
+    document.head.append(base);
+    try {
+      expect(document.baseURI).toBe("https://cdn.example/app/");
+      const targets = browserLikeReplaceState();
+      await expect(flow.handleCallback()).resolves.toEqual(oauth2Case.result());
+      expect(targets).toEqual([`${pageUrl()}?keep=1#section`]);
+      expect(location.search).toBe("?keep=1");
+    } finally {
+      base.remove();
+    }
+  });
+
+  it.each([
+    { rule: "rule 1 (pending): the sign-in goes on", query: (auth?: URL) => oauth2Callback(auth!), outcome: "result" },
+    { rule: "rule 4 (finished)", query: () => `${pageUrl()}?code=${CODE}&state=finished`, outcome: "no_transaction" },
+    { rule: "rule 0 (a popup callback)", query: () => `${pageUrl()}?code=${CODE}&state=pkce-popup.${"B".repeat(43)}`, outcome: "null" },
+  ])("survives a replaceState that throws on $rule: never a synchronous throw or a raw DOMException", async ({ query, outcome }) => {
+    vi.stubGlobal("close", () => {});
+    vi.stubGlobal("BroadcastChannel", undefined);
+    try {
+      const { flow, recorder } = setup(oauth2Case);
+      const href = query(outcome === "result" ? await flow.authorize() : undefined);
+      showInAddressBar(href);
+      vi.spyOn(history, "replaceState").mockImplementation(() => {
+        throw new DOMException("Attempt to use history.replaceState() more than 100 times per 10 seconds", "SecurityError");
+      });
+      let promise: Promise<unknown> | undefined;
+      expect(() => (promise = flow.handleCallback())).not.toThrow();
+      const settled = await promise!.then(
+        (value) => (value === null ? "null" : "result"),
+        (error: unknown) => (error instanceof PkceError ? error.code : `raw ${String(error)}`),
+      );
+      expect(settled).toBe(outcome);
+      expect(recorder.calls).toHaveLength(outcome === "result" ? 1 : 0);
+      // Best effort: the address bar keeps what could not be removed.
+      expect(location.href).toBe(href);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});
+
+describe("the callback must come back to its transaction's redirect URI (mix-up, RFC 9700 4.4.2)", () => {
+  /** A page next to the test page, on this origin. */
+  const sibling = (name: string) => new URL(name, pageUrl()).href;
+  const server = (host: string, redirectUri: string) => oauth2Provider({ authorizationEndpoint: `https://${host}/authorize`, tokenEndpoint: `https://${host}/token`, redirectUri });
+
+  it("refuses a callback that came back to another server's redirect URI with this flow's state: invalid_callback naming both pages, removed, cleaned, nothing sent", async () => {
+    const recorder = fetchRecorder(() => oauth2Case.success());
+    const honest = createFlow(server("honest.example", sibling("cb-honest")), { fetch: recorder.fetch });
+    const attacker = createFlow(server("attacker.example", sibling("cb-attacker")), { fetch: recorder.fetch });
+    const statuses: FlowStatus[] = [];
+    attacker.subscribe((snapshot) => statuses.push(snapshot.status));
+    // The user picked the attacker's server, which sent them on to the honest one with this state;
+    // the honest server answers on its own redirect URI, where the app handles both flows.
+    const state = (await attacker.authorize()).searchParams.get("state")!;
+    const [tx] = stored();
+    showInAddressBar(`${sibling("cb-honest")}?code=${CODE}&keep=1&state=${state}#top`);
+    const [h, a] = await Promise.allSettled([honest.handleCallback(), attacker.handleCallback()]);
+    expect(h).toEqual({ status: "fulfilled", value: null });
+    expect(a.status).toBe("rejected");
+    const error = (a as PromiseRejectedResult).reason as PkceError;
+    expect(error).toBeInstanceOf(PkceError);
+    expect(error.code).toBe("invalid_callback");
+    expect(error.message).toContain(sibling("cb-honest"));
+    expect(error.message).toContain(sibling("cb-attacker"));
+    expect(error.message).not.toContain("keep=1");
+    expectNoSecrets(error, attacker, tx!);
+    expect(recorder.calls).toHaveLength(0);
+    expect(stored()).toEqual([]);
+    expect(location.href).toBe(`${sibling("cb-honest")}?keep=1#top`);
+    expect(statuses).toEqual(["failed"]);
+    expect(attacker.snapshot().error).toBe(error);
+  });
+
+  it("refuses a stateless OpenRouter callback on a page other than its callback URL (rule 5), sending nothing", async () => {
+    const { flow, recorder } = setup(openRouterCase);
+    await flow.authorize();
+    const [tx] = stored();
+    const error = await rejection(flow.handleCallback(`${sibling("other-page")}?code=${CODE}`));
+    expect(error.code).toBe("invalid_callback");
+    expect(error.message).toContain(sibling("other-page"));
+    expect(error.message).toContain(pageUrl());
+    expectNoSecrets(error, flow, tx!);
+    expect(recorder.calls).toHaveLength(0);
+    expect(stored()).toEqual([]);
+    expect(flow.status).toBe("failed");
+  });
+
+  it("judges by the redirect URI stored in the transaction, not the one the flow is configured with now", async () => {
+    const recorder = fetchRecorder(() => oauth2Case.success());
+    // Same server and client (one provider id), two redirect URIs.
+    const a = createFlow(oauth2Provider({ redirectUri: sibling("cb-a") }), { fetch: recorder.fetch });
+    const b = createFlow(oauth2Provider({ redirectUri: sibling("cb-b") }), { fetch: recorder.fetch });
+    const first = new URL(oauth2Callback(await a.authorize()));
+    const second = new URL(oauth2Callback(await a.authorize()));
+    second.pathname = new URL(sibling("cb-b")).pathname;
+    expect((await rejection(b.handleCallback(second))).code).toBe("invalid_callback");
+    await expect(b.handleCallback(first)).resolves.toEqual(oauth2Case.result());
+    expect(recorder.calls).toHaveLength(1);
+    expect(new URLSearchParams(await recorder.calls[0]!.body).get("redirect_uri")).toBe(sibling("cb-a"));
+  });
+
+  it("gives two calls of the same tick (StrictMode) the same refusal, sending nothing", async () => {
+    const { flow, recorder } = setup(oauth2Case);
+    const callback = new URL(oauth2Callback(await flow.authorize()));
+    callback.pathname += "-elsewhere";
+    const [x, y] = await Promise.allSettled([flow.handleCallback(callback), flow.handleCallback(callback)]);
+    expect(x.status).toBe("rejected");
+    expect((x as PromiseRejectedResult).reason).toMatchObject({ code: "invalid_callback" });
+    expect(y).toEqual(x);
+    expect(recorder.calls).toHaveLength(0);
+  });
+});
+
+describe("flows that share no transaction never share an exchange", () => {
+  const sibling = (name: string) => new URL(name, pageUrl()).href;
+
+  it("a flow under another prefix, on its own redirect URI, resolves null for a callback it holds no transaction for", async () => {
+    const recorder = fetchRecorder(() => oauth2Case.success());
+    const work = createFlow(oauth2Provider({ redirectUri: sibling("cb-work") }), { keyPrefix: "work:", fetch: recorder.fetch });
+    const personal = createFlow(oauth2Provider({ redirectUri: sibling("cb-personal") }), { keyPrefix: "personal:", fetch: recorder.fetch });
+    const callback = oauth2Callback(await work.authorize());
+    // Both flows handle the page's callback on load, work first: its exchange is in flight when
+    // the personal flow looks.
+    const [w, p] = await Promise.all([work.handleCallback(callback), personal.handleCallback(callback)]);
+    expect(w).toEqual(oauth2Case.result());
+    expect(p).toBeNull();
+    expect(personal.status).toBe("idle");
+    expect(recorder.calls).toHaveLength(1);
+  });
+
+  it.each([
+    { what: "another key prefix", options: (storage: StorageLike) => [{ storage, keyPrefix: "work:" }, { storage, keyPrefix: "personal:" }] },
+    { what: "another storage", options: (storage: StorageLike) => [{ storage }, { storage: new MemoryStorage() }] },
+  ])("a flow under $what on the same redirect URI never resolves the other's result (it answers rule 4)", async ({ options }) => {
+    const recorder = fetchRecorder(() => oauth2Case.success());
+    const [mine, other] = options(new MemoryStorage()).map((o) => createFlow(oauth2Provider(), { ...o, fetch: recorder.fetch }));
+    const callback = oauth2Callback(await mine!.authorize());
+    const [m, o] = await Promise.allSettled([mine!.handleCallback(callback), other!.handleCallback(callback)]);
+    expect(m).toEqual({ status: "fulfilled", value: oauth2Case.result() });
+    expect(o.status).toBe("rejected");
+    expect((o as PromiseRejectedResult).reason).toMatchObject({ code: "no_transaction" });
+    expect(other!.snapshot().status).toBe("failed");
+    expect(recorder.calls).toHaveLength(1);
+  });
+
+  it("a headless flow under another prefix never joins another's exchangeCode", async () => {
+    const recorder = fetchRecorder(() => json(200, { key: KEY, user_id: "u" }));
+    const headless = () => openRouter({ baseUrl: OPENROUTER, headless: true });
+    const mine = createFlow(headless(), { keyPrefix: "a:", fetch: recorder.fetch });
+    const other = createFlow(headless(), { keyPrefix: "b:", fetch: recorder.fetch });
+    await mine.authorize();
+    const [m, o] = await Promise.allSettled([mine.exchangeCode(CODE), other.exchangeCode(CODE)]);
+    expect(m).toMatchObject({ status: "fulfilled", value: { key: KEY } });
+    expect((o as PromiseRejectedResult).reason).toMatchObject({ code: "no_transaction" });
+    expect(recorder.calls).toHaveLength(1);
+  });
+});
+
+describe("replay protection fails closed", () => {
+  /** Storage whose removeItem throws, as a locked-down one. */
+  class ThrowingRemoveStorage extends MemoryStorage {
+    override removeItem(): void {
+      throw new DOMException("The operation is insecure.", "SecurityError");
+    }
+  }
+  /** Storage whose removeItem silently does nothing. */
+  class IgnoringRemoveStorage extends MemoryStorage {
+    override removeItem(): void {}
+  }
+
+  it.each([
+    { what: "removeItem throws", storage: () => new ThrowingRemoveStorage() },
+    { what: "removeItem does nothing", storage: () => new IgnoringRemoveStorage() },
+  ])("rejects storage_unavailable before anything is sent when $what, on the first load and on a reload", async ({ storage: make }) => {
+    const storage = make();
+    const { flow, recorder, statuses } = setup(oauth2Case, { storage });
+    const auth = await flow.authorize();
+    const tx = stored(storage)[0]!;
+    const callback = oauth2Callback(auth);
+    const error = await rejection(flow.handleCallback(callback));
+    expect(error.code).toBe("storage_unavailable");
+    expectNoSecrets(error, flow, tx);
+    expect(statuses).toEqual(["idle", "failed"]);
+    // A reload of the same callback page: a new flow object over the same storage.
+    const again = createFlow(oauth2Provider(), { storage, fetch: recorder.fetch });
+    expect((await rejection(again.handleCallback(callback))).code).toBe("storage_unavailable");
+    expect(recorder.calls).toHaveLength(0);
+  });
+
+  it("exchangeCode rejects storage_unavailable, sending nothing, when the transaction cannot be removed", async () => {
+    const recorder = fetchRecorder(() => json(200, { key: KEY, user_id: "u" }));
+    const flow = createFlow(openRouter({ baseUrl: OPENROUTER, headless: true }), { storage: new IgnoringRemoveStorage(), fetch: recorder.fetch });
+    await flow.authorize();
+    expect((await rejection(flow.exchangeCode(CODE))).code).toBe("storage_unavailable");
+    expect(recorder.calls).toHaveLength(0);
   });
 });
 
@@ -1327,6 +1626,28 @@ describe("returnTo (property)", () => {
       expect(stored()).toEqual([]);
     },
   );
+
+  it.each([
+    "//evil.example", "/\\evil.example", "\\\\evil.example", "\\/evil.example", "/\t/evil.example", "/\n/evil.example", " //evil.example",
+    "\u0000//evil.example", "/%2f/evil.example", "/%2F%2Fevil.example", "/%5c/evil.example", "/.//evil.example", "/x/..//evil.example",
+    "/%2e//evil.example", "https:evil.example", "https:/evil.example", "https:\\\\evil.example", "http://evil.example", "javascript:alert(1)",
+    "\uff0f\uff0fevil.example", "/\u3002/evil", "///evil.example", "https://app//evil", "ORIGIN//evil.example", "ORIGIN/\\evil.example",
+    "ORIGIN@evil.example", "data:text/html,x", "blob:https://evil.example/x", "?//evil", "#//evil",
+  ])("refuses %j or stores it as a path that stays on the origin, resolved against the page or the origin", async (given) => {
+    const { flow } = setup(oauth2Case);
+    const returnTo = given.replace("ORIGIN", location.origin);
+    const outcome = await flow.authorize({ returnTo }).then(
+      () => "stored",
+      (error: unknown) => isPkceErrorCode(error),
+    );
+    const kept = stored().map((tx) => tx.returnTo!);
+    expect(outcome === "stored" ? kept.length : outcome).toBe(outcome === "stored" ? 1 : "invalid_argument");
+    for (const path of kept) {
+      expect(path).toMatch(/^\/(?![/\\])/);
+      expect(new URL(path, location.href).origin).toBe(location.origin);
+      expect(new URL(path, "https://app.example/deep/page").origin).toBe("https://app.example");
+    }
+  });
 
   it("never stores or snapshots a returnTo that resolves off-origin, whatever string comes in", async () => {
     const flow = createFlow(oauth2Provider(), { navigate: () => {} });

@@ -401,6 +401,27 @@ describe("popup(): the relayed callback", () => {
     expect(transactions()).toEqual([]);
   });
 
+  it.each(CASES)("$name: refuses a relayed callback that came back to another redirect URI (mix-up): invalid_callback naming both pages, no request, transaction gone", async (c) => {
+    const { flow, recorder, statuses } = setup(c);
+    const { promise, auth } = await openAtServer(flow);
+    const [tx] = transactions();
+    // The server sent the popup on to another server, which answered on its own redirect URI; that
+    // page's handleCallback relayed the callback as any popup callback.
+    const elsewhere = new URL(c.callback(auth));
+    elsewhere.pathname = "/other-server-callback";
+    postOnChannel(relayOf(elsewhere.href));
+    const error = await rejection(promise);
+    expect(error.code).toBe("invalid_callback");
+    expect(error.message).toContain(`${location.origin}/other-server-callback`);
+    expect(error.message).toContain(pageUrl());
+    expect(leaked([...errorSurfaces(error), JSON.stringify(flow.snapshot())], { code: CODE, verifier: tx!.codeVerifier, state: tx!.state })).toEqual([]);
+    expect(recorder.calls).toHaveLength(0);
+    expect(transactions()).toEqual([]);
+    expect(statuses).toEqual(["idle", "redirecting", "failed"]);
+    expect(flow.snapshot().error).toBe(error);
+    expectCleanedUp();
+  });
+
   it("gives the token endpoint's refusal as handleCallback does, without secrets", async () => {
     const { flow, recorder } = setup(CASES[1]!, {}, () => json(400, { error: "invalid_grant", error_description: `bad ${CODE}` }));
     const { promise, auth } = await openAtServer(flow);

@@ -107,6 +107,28 @@ describe("transaction store", () => {
     expect(storage.getItem("other-app:x")).toBe(JSON.stringify(tx("x")));
   });
 
+  it.each([
+    { when: "past its stored expiry, though young by this flow's ttlMs", expiresAt: T0 + 1000, now: T0 + 1001, expired: true },
+    { when: "at its stored expiry", expiresAt: T0 + 1000, now: T0 + 1000, expired: false },
+    { when: "within its stored expiry, though older than this flow's ttlMs", expiresAt: T0 + 3_600_000, now: T0 + TTL + 1, expired: false },
+    { when: "stored with a lifetime above 2^31 - 1 ms (no flow's), judged by this flow's ttlMs", expiresAt: T0 + 2 ** 31, now: T0 + TTL + 1, expired: true },
+    { when: "stored with an expiry before its creation", expiresAt: T0 - 1, now: T0, expired: true },
+  ])("lists a transaction $when with expired: $expired", ({ expiresAt, now, expired }) => {
+    const storage = new MemoryStorage();
+    store(storage).put(tx("abc", { expiresAt }));
+    expect(store(storage, () => now).list()).toEqual([{ tx: tx("abc", { expiresAt }), expired }]);
+  });
+
+  it("sweeps by each entry's stored expiry, keeping another flow's longer-lived transaction", () => {
+    const storage = new MemoryStorage();
+    const later = T0 + TTL + 1;
+    store(storage).put(tx("long", { expiresAt: T0 + 3_600_000 }));
+    store(storage).put(tx("short", { expiresAt: T0 + 1000 }));
+    store(storage).put(tx("legacy"));
+    store(storage, () => later).sweep();
+    expect(storage.keys()).toEqual(["pkce-flow:long"]);
+  });
+
   it("takes its storage lazily, at each use, when given a function", () => {
     let calls = 0;
     const storage = new MemoryStorage();
@@ -196,5 +218,49 @@ describe("unusable storage", () => {
     });
     expect(() => store(storage).remove("abc")).not.toThrow();
     expect(storage.keys()).toEqual(["pkce-flow:abc"]);
+  });
+
+  it("take() removes the entry and checks that it is gone", () => {
+    const storage = new MemoryStorage();
+    store(storage).put(tx("abc"));
+    store(storage).put(tx("other"));
+    store(storage).take("abc");
+    expect(storage.keys()).toEqual(["pkce-flow:other"]);
+  });
+
+  it.each([
+    {
+      what: "removeItem throws",
+      storage: () =>
+        Object.assign(new MemoryStorage(), {
+          removeItem() {
+            throw new DOMException("denied", "SecurityError");
+          },
+        }),
+    },
+    { what: "removeItem does nothing", storage: () => Object.assign(new MemoryStorage(), { removeItem() {} }) },
+    {
+      what: "getItem throws after the removal",
+      storage: () => {
+        const s = new MemoryStorage();
+        const remove = s.removeItem.bind(s);
+        return Object.assign(s, {
+          removeItem(key: string) {
+            remove(key);
+            s.getItem = () => {
+              throw new DOMException("denied", "SecurityError");
+            };
+          },
+        });
+      },
+    },
+  ])("take() fails with storage_unavailable, naming no key, when $what", ({ storage: make }) => {
+    const storage = make();
+    store(storage).put(tx("abc"));
+    const error = thrown(() => store(storage).take("abc"));
+    expect(error).toBeInstanceOf(PkceError);
+    expect(error.code).toBe("storage_unavailable");
+    expect(`${error.message} ${String(error.cause)}`).not.toContain("abc");
+    expect(`${error.message} ${String(error.cause)}`).not.toContain("verifier");
   });
 });
