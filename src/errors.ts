@@ -98,14 +98,23 @@ export class TokenError extends PkceError {
    * @param what - The endpoint that answered, for the message. @default "token endpoint"
    */
   constructor(status: number, error: string | null, errorDescription: string | null, what = "token endpoint") {
-    // The server's own reason goes into the message too: blanked of secrets by the caller, cut to
-    // 200 characters, without markup or control characters.
-    const reason = [error === null ? "" : describe(error), errorDescription?.slice(0, 200).replace(/[^\x20-\x7e]|[<>]/g, "?")].filter(Boolean).join(": ");
+    // The server's own reason goes into the message too: blanked of secrets by the caller, then
+    // made printable.
+    const reason = [error === null ? "" : describe(error), errorDescription && printable(errorDescription)].filter(Boolean).join(": ");
     super("token_error", `${what}: HTTP ${status}${reason ? ` (${reason})` : ""}`);
     this.status = status;
     this.error = error;
     this.errorDescription = errorDescription;
   }
+}
+
+/**
+ * @internal Server-chosen text as it may enter a message: cut to 200 characters, every character
+ * outside printable ASCII (control, bidi, newline) and every `<` `>` replaced by `?`, so a message
+ * shown as text or logged line by line cannot be restyled or forge a line.
+ */
+export function printable(text: string): string {
+  return text.slice(0, 200).replace(/[^\x20-\x7e]|[<>]/g, "?");
 }
 
 // Server-chosen text enters a message only when it looks like an RFC 6749 error code.

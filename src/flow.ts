@@ -4,7 +4,7 @@ import { createPkcePair } from "./pkce.js";
 import type { ParamValue, Provider } from "./provider.js";
 import { POPUP_STATE, awaitPopup, isPopupCallback, openPopup, relay } from "./popup.js";
 import { generateState } from "./random.js";
-import { sendRequest } from "./request.js";
+import { checkSignal, sendRequest } from "./request.js";
 import { createTransactionStore, type StorageLike, type Transaction } from "./storage.js";
 
 /** Where a flow is: `idle` -> `redirecting` on the start page; `idle` -> `exchanging` -> `authorized` | `failed` on the callback page. */
@@ -232,7 +232,8 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   };
 
   // Creates and stores a transaction; gives the authorization URL and the stored returnTo.
-  const begin = async ({ returnTo: target, params }: StartOptions = {}, prefix = ""): Promise<[URL, string | null, string]> => {
+  const begin = async (startOptions?: StartOptions | null, prefix = ""): Promise<[URL, string | null, string]> => {
+    const { returnTo: target, params } = startOptions ?? {};
     const returnTo = target === undefined ? null : samePath(target);
     store.sweep();
     const { codeVerifier, codeChallenge, codeChallengeMethod } = await createPkcePair({ method: provider.codeChallengeMethod });
@@ -314,7 +315,8 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
     return join(shared, signal);
   };
 
-  const aborted = (signal?: AbortSignal) => signal?.aborted && fail("aborted", "request aborted");
+  // A signal that is no AbortSignal is refused here, before anything is consumed.
+  const aborted = (signal?: AbortSignal) => checkSignal(signal)?.aborted && fail("aborted", "request aborted");
   const expiry = (expired: boolean) => expired && fail("expired", "sign-in expired: start it again");
 
   // Runs synchronously up to the registration of the exchange, so two calls in one tick share it;
@@ -393,8 +395,9 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
         globalThis.addEventListener?.("pageshow", (event) => event.persisted && current.status === "redirecting" && set("idle"), { once: true });
         (options.navigate ?? ((href: string) => globalThis.location.assign(href)))(url.href);
       }),
-    popup: (opts = {}) =>
-      failing(async () => {
+    popup: (popupOptions) => {
+      const opts = popupOptions ?? {};
+      return failing(async () => {
         headless(false);
         aborted(opts.signal);
         // Before any await: the browser allows a popup only inside the user's click.
@@ -411,7 +414,8 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
           win.close();
           throw error;
         }
-      }).then((href) => handle(href, opts.signal, true) as Promise<Result>),
+      }).then((href) => handle(href, opts.signal, true) as Promise<Result>);
+    },
     isCallback(input) {
       try {
         const url = callbackUrl(input ?? globalThis.location?.href);
@@ -424,7 +428,14 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
     exchangeCode: (input, opts) => {
       const key = `${tag} code ${input}`;
       const shared = running.get(key);
-      if (shared) return join(shared, opts?.signal);
+      if (shared) {
+        try {
+          aborted(opts?.signal);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        return join(shared, opts?.signal);
+      }
       return failing(() => {
         headless(true);
         aborted(opts?.signal);

@@ -57,8 +57,9 @@ export function checkIdToken(idToken: string, expected: IdTokenExpectations): Id
   if (!(aud === clientId || (Array.isArray(aud) && aud.includes(clientId)))) bad("aud does not name this client");
   if ((azp !== undefined || (Array.isArray(aud) && aud.length > 1)) && azp !== clientId) bad("azp is not this client");
   const now = Date.now() / 1000;
-  if (typeof exp !== "number" || !(exp + SKEW > now)) bad("expired (exp)");
-  if (typeof iat !== "number" || !Number.isFinite(iat)) bad("no iat");
+  // Finite: JSON.parse reads 1e400 as Infinity, a token that would never expire.
+  if (!(Number.isFinite(exp) && (exp as number) + SKEW > now)) bad("exp is not a finite time in the future");
+  if (!Number.isFinite(iat)) bad("no iat");
   if (expected.nonce !== undefined && nonce !== (expected.nonce ?? undefined)) bad("nonce differs from this sign-in's");
   if (expected.sub !== undefined && sub !== expected.sub) bad("sub differs from the earlier ID token's");
   return deepFreeze(claims) as IdTokenClaims;
@@ -66,10 +67,11 @@ export function checkIdToken(idToken: string, expected: IdTokenExpectations): Id
 
 /** @internal Freezes a JSON value and everything in it; returns it. */
 export function deepFreeze<T>(value: T): T {
-  // A loop, not recursion: a server's deeply nested JSON cannot overflow the stack.
+  // A loop, not recursion, so a server's deeply nested JSON cannot overflow the stack; values are
+  // pushed one by one, since spreading a long array into one call overflows it too.
   for (const stack: unknown[] = [value]; stack.length; ) {
     const next = stack.pop();
-    if (next instanceof Object && !Object.isFrozen(next)) stack.push(...Object.values(Object.freeze(next)));
+    if (next instanceof Object && !Object.isFrozen(next)) for (const item of Object.values(Object.freeze(next))) stack.push(item);
   }
   return value;
 }

@@ -4,16 +4,17 @@ import { PkceError, TokenError, fail } from "./errors.js";
 export interface SendOptions {
   /** The fetch to use. @default globalThis.fetch */
   fetch?: typeof fetch | undefined;
-  /** Give up after this many milliseconds (`timeout`). @default 30000 */
+  /** Give up after this many milliseconds (`timeout`): a number > 0 and <= 2^31 - 1. @default 30000 */
   timeoutMs?: number | undefined;
-  /** Abort from outside (`aborted`). */
-  signal?: AbortSignal | undefined;
+  /** Abort from outside (`aborted`); an `AbortSignal`, or `null` for none. */
+  signal?: AbortSignal | null | undefined;
 }
 
 /** A 2xx JSON object body. */
 export type JsonObject = Record<string, unknown>;
 
 const MAX_TEXT = 1000;
+const MAX_TIMER = 2147483647; // 2^31 - 1: setTimeout fires at once for more, as for 0, NaN and Infinity
 // Token, key and metadata answers are small; a larger body is refused, and the rest not downloaded.
 const MAX_BODY = 1048576; // 1 MiB, as a literal: an expression would stay in every bundle
 
@@ -21,13 +22,22 @@ const MAX_BODY = 1048576; // 1 MiB, as a literal: an expression would stay in ev
  * Sends a built request once, without cookies, cache, referrer or redirects, under a timeout, and
  * reads its JSON object body. Secrets are blanked out of any server text kept in an error.
  * @throws {TokenError} for a non-2xx answer (RFC 6749 5.2 or OpenRouter error body).
- * @throws {PkceError} `invalid_response` (a redirect, or a 2xx body that is not a JSON object),
- *   `network_error`, `timeout`, `aborted`.
+ * @throws {PkceError} `invalid_argument` (a `timeoutMs` that is not a number > 0 and <= 2^31 - 1,
+ *   a `signal` that is not an `AbortSignal`: nothing is sent), `invalid_response` (a redirect, or a
+ *   2xx body that is not a JSON object), `network_error`, `timeout`, `aborted`.
  * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.12
  */
-export async function sendRequest(request: Request, options: SendOptions = {}, secrets: string[] = []): Promise<JsonObject> {
-  const timeoutMs = options.timeoutMs ?? 30000;
-  const outer = options.signal;
+/** @internal A caller's `signal`: an `AbortSignal`, or `null` / `undefined` for none (as in fetch). */
+export function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal != null && !(signal instanceof AbortSignal)) fail("invalid_argument", "signal must be an AbortSignal");
+  return (signal ?? undefined) as AbortSignal | undefined;
+}
+
+export async function sendRequest(request: Request, options?: SendOptions | null, secrets: string[] = []): Promise<JsonObject> {
+  const { timeoutMs = 30000, signal: outer } = options ?? {};
+  // Checked before anything is sent: a timer out of range fires at once, after fetch was called.
+  if (!(typeof timeoutMs == "number" && timeoutMs > 0 && timeoutMs <= MAX_TIMER)) fail("invalid_argument", "timeoutMs must be a number of ms > 0 and <= 2^31 - 1");
+  checkSignal(outer);
   const controller = new AbortController();
   const abort = () => controller.abort();
   let timedOut = false;
@@ -49,7 +59,7 @@ export async function sendRequest(request: Request, options: SendOptions = {}, s
         referrerPolicy: "no-referrer",
         signal: controller.signal,
       };
-      const response = await Promise.race([(options.fetch ?? globalThis.fetch)(new Request(request, init), init), aborted]);
+      const response = await Promise.race([(options?.fetch ?? globalThis.fetch)(new Request(request, init), init), aborted]);
       return await Promise.race([readJson(response, secrets), aborted]);
     }
   } catch (error) {
@@ -67,12 +77,13 @@ export async function sendRequest(request: Request, options: SendOptions = {}, s
 /**
  * Reads a token endpoint's answer: the JSON object of a 2xx, a {@link TokenError} otherwise.
  * At most 1 MiB is read.
+ * @param what - The endpoint, for a TokenError's message. @default "token endpoint"
  * @throws {TokenError} for a non-2xx answer (RFC 6749 5.2 or OpenRouter error body).
  * @throws {PkceError} `invalid_response` for a redirect, a body over 1 MiB, or a 2xx body that is
  *   not a JSON object.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
  */
-export async function readJson(response: Response, secrets: string[] = []): Promise<JsonObject> {
+export async function readJson(response: Response, secrets: string[] = [], what?: string): Promise<JsonObject> {
   if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
     fail("invalid_response", "redirect refused (never followed)");
   }
@@ -81,7 +92,7 @@ export async function readJson(response: Response, secrets: string[] = []): Prom
     const error = body?.["error"];
     // OpenRouter nests its error as `{ error: { code, message } }`.
     const [code, description] = error instanceof Object ? [(error as JsonObject)["code"], (error as JsonObject)["message"]] : [error, body?.["error_description"]];
-    throw new TokenError(response.status, clean(code, secrets), clean(description, secrets));
+    throw new TokenError(response.status, clean(code, secrets), clean(description, secrets), what);
   }
   return body ?? fail("invalid_response", "answer is not a JSON object");
 }
@@ -117,26 +128,30 @@ function parseObject(text: string): JsonObject | null {
 }
 
 // Server text may echo what it was sent, raw, percent-encoded or form-encoded (in any mix, hex in
-// either case); each secret is blanked in all of them before the text is kept.
+// either case); every secret is blanked in all of them before the text is kept, and so is anything
+// shaped like an OpenRouter API key (`sk-or-…`), whichever request it came with.
 function clean(value: unknown, secrets: string[]): string | null {
   if (typeof value !== "string" && typeof value !== "number") return null;
   // Blanked before capping, so a secret cut by the cap cannot survive in part; only the part that
   // can reach the cap is searched (an encoded character is at most 12 characters long).
-  let text = String(value).slice(0, MAX_TEXT + 12 * Math.max(0, ...secrets.map((s) => s.length)));
-  for (const secret of secrets) if (secret) text = text.replace(echoes(secret), "[redacted]");
-  return text.slice(0, MAX_TEXT);
+  const text = String(value).slice(0, MAX_TEXT + 12 * Math.max(0, ...secrets.map((s) => s.length)));
+  // All secrets in one pass, longest first: one at a time, a short secret (a pasted 1-character
+  // code) blanked first would cut a longer one's echo into pieces the longer pattern no longer
+  // finds, and a later pass could match inside an earlier "[redacted]".
+  const patterns = secrets.filter(Boolean).sort((a, b) => b.length - a.length).map(echoes);
+  return text.replace(new RegExp([...patterns, "sk-or-[\\w-]+"].join("|"), "gi"), "[redacted]").slice(0, MAX_TEXT);
 }
 
 // A pattern for every echo of `secret`: each character as itself, percent-encoded (UTF-8, any
 // hex case), or `+` for a space.
-function echoes(secret: string): RegExp {
+function echoes(secret: string): string {
   let pattern = "";
   for (const char of secret) {
     let encoded = "";
     for (const byte of new TextEncoder().encode(char)) encoded += `%${byte.toString(16).padStart(2, "0")}`;
     pattern += `(?:${char.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&")}|${encoded}${char === " " ? "|\\+" : ""})`;
   }
-  return new RegExp(pattern, "gi");
+  return pattern;
 }
 
 // A cause is kept only as its name and cleaned message, never as the original object.

@@ -1,7 +1,7 @@
 import { PkceError, TokenError, fail } from "./errors.js";
 import type { IdTokenClaims } from "./idtoken.js";
 import { readTokenResponse, type OAuth2Provider, type OAuth2Result } from "./providers/oauth2.js";
-import { sendRequest, type JsonObject, type SendOptions } from "./request.js";
+import { checkSignal, sendRequest, type JsonObject, type SendOptions } from "./request.js";
 import { base64url } from "./random.js";
 import { withQuery } from "./url.js";
 
@@ -68,12 +68,6 @@ function endpointOf(provider: OAuth2Provider, name: Endpoint, fn: string): strin
 function checkToken(value: unknown, name: string, header = false): string {
   if (typeof value === "string" && (header ? /^[\x21-\x7e]+$/ : /./).test(value)) return value;
   return fail("invalid_argument", `${name} must be a non-empty string${header ? " of printable ASCII" : ""}`);
-}
-
-// A caller's signal: an AbortSignal (of any realm) or nothing.
-function checkSignal(signal: unknown): void {
-  const s = signal as AbortSignal | undefined;
-  if (s !== undefined && (typeof s?.aborted !== "boolean" || typeof s.addEventListener !== "function")) fail("invalid_argument", "signal must be an AbortSignal");
 }
 
 // Sends like the token request; a non-2xx answer's TokenError names the endpoint.
@@ -159,9 +153,8 @@ function detach<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T
  */
 export async function refresh(provider: OAuth2Provider, refreshToken: RefreshTokenSource, options?: RefreshOptions): Promise<OAuth2Result> {
   const opts = options ?? {};
-  const { signal } = opts;
   endpointOf(provider, "tokenEndpoint", "refresh");
-  checkSignal(signal);
+  const signal = checkSignal(opts.signal);
   // Aborted before anything is sent: nothing more is read, locked or sent.
   const stop = () => signal?.aborted && fail("aborted", "refresh aborted");
   stop();

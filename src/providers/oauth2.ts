@@ -1,4 +1,4 @@
-import { TokenError, fail, type PkceErrorCode } from "../errors.js";
+import { TokenError, fail, printable, type PkceErrorCode } from "../errors.js";
 import { checkIdToken, deepFreeze, type IdTokenClaims } from "../idtoken.js";
 import type { ParamValue, Provider } from "../provider.js";
 import { field, sendRequest, type JsonObject, type SendOptions } from "../request.js";
@@ -109,11 +109,13 @@ export function readTokenResponse(provider: OAuth2Provider, body: JsonObject, ch
   if (expiresIn === "" || expiresIn == null) expiresIn = undefined;
   // Real servers send "3600" as often as 3600.
   else if (typeof expiresIn === "string" && /^\d+$/.test(expiresIn)) expiresIn = Number(expiresIn);
-  if (expiresIn !== undefined && !(typeof expiresIn === "number" && expiresIn >= 0 && expiresIn < Infinity)) fail("invalid_response", 'answer has no valid "expires_in"');
+  const expiresAt = expiresIn === undefined ? undefined : Date.now() + (expiresIn as number) * 1000;
+  // expiresAt must be a time a Date can hold (8.64e15 ms): 1e308 s is finite, but gives Infinity.
+  if (expiresIn !== undefined && !(typeof expiresIn === "number" && expiresIn >= 0 && expiresAt! <= 864e13)) fail("invalid_response", 'answer has no valid "expires_in"');
   // Optional members are left out, not set to undefined; read in this order.
   const optional = {
     expiresIn,
-    expiresAt: expiresIn === undefined ? undefined : Date.now() + (expiresIn as number) * 1000,
+    expiresAt,
     refreshToken: field(body, "refresh_token", "string", true),
     scope: field(body, "scope", "string", true),
     idToken: field(body, "id_token", "string", true),
@@ -203,8 +205,9 @@ export function oauth2(options: OAuth2Options): OAuth2Provider {
  * {@link oauth2} provider for it, with the userinfo, revocation and end-session endpoints the
  * metadata names and the whole document as `metadata` (deep-frozen). `requireIssuer` follows
  * `authorization_response_iss_parameter_supported`.
- * @throws {PkceError} `invalid_config` (issuer differs, insecure endpoint, no S256 support),
- *   `invalid_response`, `network_error`, `timeout`, `aborted`.
+ * @throws {PkceError} `invalid_config` (a bad client option, checked before anything is sent;
+ *   issuer differs, insecure endpoint, no S256 support), `invalid_argument` (a bad `timeoutMs` or
+ *   `signal`, nothing sent), `invalid_response`, `network_error`, `timeout`, `aborted`.
  * @see https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
  * @see https://www.rfc-editor.org/rfc/rfc9207#section-3
@@ -214,12 +217,16 @@ export function oauth2(options: OAuth2Options): OAuth2Provider {
 export async function discover(issuer: string, options: DiscoverOptions): Promise<OAuth2Provider> {
   const base = secureUrl(issuer, "issuer");
   if (base.search) invalid("issuer must not have a query");
+  const { fetch, timeoutMs, signal, ...client } = options ?? ({} as DiscoverOptions);
+  // The client's own options are checked before the metadata is fetched, with the issuer standing
+  // in for the endpoints (already checked as https or loopback).
+  oauth2({ ...client, issuer, authorizationEndpoint: issuer, tokenEndpoint: issuer });
   const path = base.pathname.replace(/\/$/, "");
   const urls = [`${base.origin}${path}/.well-known/openid-configuration`, `${base.origin}/.well-known/oauth-authorization-server${path}`];
   let meta: JsonObject | undefined;
   for (const url of urls) {
     try {
-      meta = await sendRequest(new Request(url, { headers: { Accept: "application/json" } }), options);
+      meta = await sendRequest(new Request(url, { headers: { Accept: "application/json" } }), { fetch, timeoutMs, signal });
       break;
     } catch (error) {
       if (!(error instanceof TokenError)) throw error;
@@ -228,14 +235,14 @@ export async function discover(issuer: string, options: DiscoverOptions): Promis
     }
   }
   const got = meta!["issuer"];
-  if (got !== issuer) invalid(`metadata issuer differs (possible mix-up): expected ${issuer}, got ${typeof got === "string" ? got.slice(0, 200) : "none"}`);
+  // The server's text is made printable as in TokenError's message.
+  if (got !== issuer) invalid(`metadata issuer differs (possible mix-up): expected ${issuer}, got ${typeof got === "string" ? printable(got) : "none"}`);
   const methods = meta!["code_challenge_methods_supported"];
   if (methods !== undefined && !(Array.isArray(methods) && methods.includes("S256"))) invalid("server lacks PKCE S256 support");
   const endpoint = (name: string) => {
     const value = meta![name];
     return typeof value === "string" ? value : fail("invalid_response", `metadata has no ${name}`);
   };
-  const { fetch: _f, timeoutMs: _t, signal: _s, ...client } = options;
   // Absent optional endpoints stay absent; present ones are checked by oauth2() like configured ones.
   const optional = { userinfoEndpoint: "userinfo_endpoint", revocationEndpoint: "revocation_endpoint", endSessionEndpoint: "end_session_endpoint" };
   const endpoints: Partial<OAuth2Options> = {};

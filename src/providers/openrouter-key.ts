@@ -90,8 +90,9 @@ function read(body: unknown, fields: string, at: string): JsonObject {
  * appears in any message, cause or kept server text.
  * @throws {TokenError} for a non-2xx answer; `status` 401 means the key is invalid or revoked
  *   (the app's cue to disconnect).
- * @throws {PkceError} `invalid_argument` for a key that is not printable ASCII or a bad
- *   `timeoutMs`; `invalid_config` for a bad `baseUrl`; `invalid_response` for an answer that
+ * @throws {PkceError} `invalid_argument` for a key that is not printable ASCII, a bad `timeoutMs`
+ *   (not a number > 0 and <= 2^31 - 1) or a `signal` that is not an `AbortSignal` (nothing is
+ *   sent); `invalid_config` for a bad `baseUrl`; `invalid_response` for an answer that
  *   breaks the schema; `network_error`, `timeout`, `aborted`.
  * @see https://openrouter.ai/docs/api-reference/api-keys/get-current-key
  * @example
@@ -101,14 +102,14 @@ function read(body: unknown, fields: string, at: string): JsonObject {
  *   if (isPkceError(e, "token_error") && e.status === 401) disconnect()
  * }
  */
-export async function getOpenRouterKey(key: string, options: GetOpenRouterKeyOptions = {}): Promise<OpenRouterKeyInfo> {
+export async function getOpenRouterKey(key: string, options?: GetOpenRouterKeyOptions | null): Promise<OpenRouterKeyInfo> {
   const bearer = checkApiKey(key, "key");
-  const { timeoutMs = 3e4 } = options;
-  if (!(timeoutMs > 0 && timeoutMs < 2 ** 31)) fail("invalid_argument", "timeoutMs must be a number > 0 and < 2^31");
-  const request = new Request(`${openRouterBase(options.baseUrl)}/api/v1/key`, { headers: { Authorization: `Bearer ${bearer}`, Accept: "application/json" } });
+  const { baseUrl, ...send } = options ?? {};
+  const request = new Request(`${openRouterBase(baseUrl)}/api/v1/key`, { headers: { Authorization: `Bearer ${bearer}`, Accept: "application/json" } });
   let body: JsonObject;
   try {
-    body = await sendRequest(request, { ...options, timeoutMs }, [bearer]);
+    // sendRequest checks timeoutMs and signal before it sends anything.
+    body = await sendRequest(request, send, [bearer]);
   } catch (error) {
     // The same error, its message naming this endpoint ("key endpoint: HTTP 401").
     throw error instanceof TokenError ? new TokenError(error.status, error.error, error.errorDescription, "key endpoint") : error;
@@ -128,9 +129,9 @@ export async function getOpenRouterKey(key: string, options: GetOpenRouterKeyOpt
  * const { settingsUrl, logsUrl } = await openRouterKeyLinks(key)
  * manageLink.href = settingsUrl.href
  */
-export async function openRouterKeyLinks(key: string, options: { baseUrl?: string | undefined } = {}): Promise<OpenRouterKeyLinks> {
+export async function openRouterKeyLinks(key: string, options?: { baseUrl?: string | undefined } | null): Promise<OpenRouterKeyLinks> {
   const text = checkApiKey(key, "key");
-  const base = openRouterBase(options.baseUrl);
+  const base = openRouterBase(options?.baseUrl);
   const subtle = webCrypto().subtle as SubtleCrypto | undefined;
   if (!subtle) fail("crypto_unavailable", "crypto.subtle unavailable: use https or localhost");
   const digest = new Uint8Array(await subtle!.digest("SHA-256", new TextEncoder().encode(text)));

@@ -84,6 +84,8 @@ const ISO = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?)?$/i;
 // Authorization parameters the flow or this preset sets; a per-request parameter cannot.
 // A literal, not a computed list: a call at module level would stay in every bundle.
 const OWNED = /^(callback_url|code_challenge(_method)?|state|response_(type|mode)|client_id|redirect_uri|scope|nonce|request(_uri)?)$/;
+// The key settings, which a per-request parameter may set only with a value openRouter() accepts.
+const SETTING = /^(key_label|limit|usage_limit_type|expires_at)$/;
 
 const invalid = (message: string): never => fail("invalid_config", message);
 
@@ -144,13 +146,20 @@ function challenge(value: unknown, method: CodeChallengeMethod | undefined): str
   return checkUnreserved(value, "codeChallenge", "invalid_config");
 }
 
-// Per-request parameters: scalar values, never a name the flow or this preset sets.
+// Per-request parameters: scalar values, never a name the flow or this preset sets; a key setting
+// passes the same checks as in openRouter() (and is sent in the same form), else `invalid_argument`.
 function perRequest(params: Record<string, ParamValue> = {}): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(params)) {
+    const wire = name.trim().toLowerCase();
     // `typeof` gives one of eight words; only these three are in the string.
-    if (OWNED.test(name.trim().toLowerCase()) || !"string number boolean".includes(typeof value)) fail("invalid_argument", `params cannot set "${name}"`);
-    out[name] = String(value);
+    if (OWNED.test(wire) || !"string number boolean".includes(typeof value)) fail("invalid_argument", `params cannot set "${name}"`);
+    try {
+      // key_label -> keyLabel, the option keySettings() reads.
+      out[name] = String(SETTING.test(wire) ? keySettings({ [wire.replace(/_./g, (m) => m[1]!.toUpperCase())]: value }, {})[wire] : value);
+    } catch (error) {
+      fail("invalid_argument", `params: ${(error as Error).message}`);
+    }
   }
   return out;
 }
@@ -237,11 +246,21 @@ export function buildCreateAuthCodeRequest(params: CreateAuthKeysCodeRequest, in
 }
 
 /**
- * Reads the answer to {@link buildCreateAuthCodeRequest}'s request.
- * @throws {TokenError} for a non-2xx answer; {@link PkceError} `invalid_response` for a malformed one.
+ * Reads the answer to {@link buildCreateAuthCodeRequest}'s request. Server text kept in a
+ * {@link TokenError} is blanked of anything shaped like an OpenRouter key (`sk-or-…`) and, when
+ * `sent` is given, of that request's exact API key in every echoed form.
+ * @param sent - The request that was sent (its Bearer key is read) or the API key itself.
+ * @throws {TokenError} for a non-2xx answer ("code endpoint: HTTP 401"); {@link PkceError}
+ *   `invalid_response` for a malformed one, `invalid_argument` for a `sent` that is neither a
+ *   Request nor a printable API key.
+ * @example
+ * const request = buildCreateAuthCodeRequest({ callbackUrl }, { apiKey })
+ * const { id } = await readCreateAuthCodeResponse(await fetch(request), request)
  */
-export async function readCreateAuthCodeResponse(response: Response): Promise<CreatedAuthCode> {
-  const data = (await readJson(response))["data"];
+export async function readCreateAuthCodeResponse(response: Response, sent?: Request | string): Promise<CreatedAuthCode> {
+  const key = sent instanceof Request ? sent.headers.get("authorization")?.replace(/^bearer /i, "") : sent === undefined ? "" : checkApiKey(sent, "sent");
+  // readJson blanks key-shaped text (`sk-or-…`) itself; `key` adds the exact one, whatever its shape.
+  const data = (await readJson(response, [key || ""], "code endpoint"))["data"];
   // A parsed JSON value is an object exactly when it is an instance of this realm's Object.
   if (!(data instanceof Object)) fail("invalid_response", 'answer has no "data" object');
   const d = data as JsonObject;

@@ -1183,6 +1183,27 @@ describe("abort per caller", () => {
     expect(flow.snapshot().error?.code).toBe("aborted");
   });
 
+  it.each([{}, { aborted: true }, "abort"])("refuses the signal %j with invalid_argument before anything is consumed, cleaned or sent", async (signal) => {
+    const { flow, recorder } = setup(oauth2Case);
+    const auth = await flow.authorize();
+    const before = stored();
+    const callback = oauth2Callback(auth);
+    showInAddressBar(callback);
+    const error = await rejection(flow.handleCallback(undefined, { signal: signal as unknown as AbortSignal }));
+    expect(error.code).toBe("invalid_argument");
+    expect(recorder.calls).toHaveLength(0);
+    expect(stored()).toEqual(before);
+    expect(location.href).toBe(callback);
+    await expect(flow.handleCallback()).resolves.toEqual(oauth2Case.result());
+  });
+
+  it("takes null options as none in authorize, start and handleCallback", async () => {
+    const { flow } = setup(oauth2Case);
+    const auth = await flow.authorize(null as never);
+    showInAddressBar(oauth2Callback(auth));
+    await expect(flow.handleCallback(undefined, null as never)).resolves.toEqual(oauth2Case.result());
+  });
+
   it("rejects an already-aborted signal before anything is consumed, cleaned or sent", async () => {
     const { flow, recorder, statuses } = setup(oauth2Case);
     const auth = await flow.authorize();
@@ -1563,6 +1584,20 @@ describe("exchangeCode (headless)", () => {
     expect(Object.fromEntries(new URLSearchParams(await recorder.calls[0]!.body))).toEqual({ code: CODE, code_verifier: newest.codeVerifier });
     expect(stored()).toEqual([]);
     expect(statuses).toEqual(["exchanging", "authorized"]);
+  });
+
+  it("refuses a signal that is no AbortSignal with invalid_argument, also when joining a shared exchange", async () => {
+    let answer!: (response: Response) => void;
+    const recorder = fetchRecorder(() => new Promise<Response>((resolve) => (answer = resolve)));
+    const flow = createFlow(headless(), { fetch: recorder.fetch });
+    await flow.authorize();
+    expect((await rejection(flow.exchangeCode(CODE, { signal: {} as AbortSignal }))).code).toBe("invalid_argument");
+    expect(recorder.calls).toHaveLength(0);
+    const first = flow.exchangeCode(CODE);
+    expect((await rejection(flow.exchangeCode(CODE, { signal: "x" as unknown as AbortSignal }))).code).toBe("invalid_argument");
+    answer(json(200, { key: "k" }));
+    expect((await first).body).toEqual({ key: "k" });
+    expect(recorder.calls).toHaveLength(1);
   });
 
   it("shares one request between two calls with the same code", async () => {

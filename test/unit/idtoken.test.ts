@@ -40,6 +40,7 @@ describe("checkIdToken", () => {
     ["an iss with a trailing slash", { iss: "https://as.example/" }],
     ["no iss", { iss: undefined }],
     ["no sub", { sub: undefined }],
+    ["an empty sub", { sub: "" }],
     ["an aud that is another client", { aud: "other" }],
     ["an aud list without the client", { aud: ["other", "third"] }],
     ["no aud", { aud: undefined }],
@@ -49,10 +50,12 @@ describe("checkIdToken", () => {
     ["an expired exp", { exp: Math.floor(Date.now() / 1000) - 3600 }],
     ["no exp", { exp: undefined }],
     ["an exp that is a string", { exp: String(Math.floor(Date.now() / 1000) + 600) }],
+    ["a negative exp", { exp: -1 }],
     ["no iat", { iat: undefined }],
     ["an iat that is a string", { iat: "now" }],
     ["a wrong nonce", { nonce: "other-nonce" }],
     ["no nonce", { nonce: undefined }],
+    ["a nonce that is a number", { nonce: 1 }],
     ["a nonce when none was sent", {}, { nonce: null }],
     ["a sub other than the earlier one", {}, { nonce: undefined, sub: "bob" }],
   ])("refuses %s", (_, overrides, expected = {}) => {
@@ -88,6 +91,7 @@ describe("checkIdToken", () => {
     ["a JWE (five parts)", (t: string) => `${t}.x.y`],
     ["an empty payload part", (t: string) => t.replace(/\.[^.]+\./, "..")],
     ["a payload with characters outside base64url", (t: string) => t.replace(/\.[^.]+\./, ".eyJ+In0=.")],
+    ["a padded payload", (t: string) => t.replace(/\.([^.]+)\./, ".$1=.")],
     ["an empty string", () => ""],
   ])("refuses a malformed JWS: %s", (_, mangle) => {
     refused(mangle(jwt(goodClaims())));
@@ -111,6 +115,38 @@ describe("checkIdToken", () => {
     refused(jwt(goodClaims({ aud: "other" }), { header: { alg: "none" }, signature: "" }));
   });
 
+  it.each([
+    ["1e400 (JSON.parse gives Infinity)", "1e400"],
+    ["-1e400", "-1e400"],
+  ])("refuses an exp of %s, which would never expire", (_, exp) => {
+    const raw = JSON.stringify(goodClaims()).replace(/"exp":\d+/, `"exp":${exp}`);
+    expect(raw).toContain(`"exp":${exp}`);
+    expect(refused(jwt(raw, { raw: true })).message).toMatch(/exp/);
+  });
+
+  it("refuses an iat of 1e400", () => {
+    const raw = JSON.stringify(goodClaims()).replace(/"iat":\d+/, '"iat":1e400');
+    expect(raw).toContain('"iat":1e400');
+    expect(refused(jwt(raw, { raw: true })).message).toMatch(/iat/);
+  });
+
+  it("accepts and freezes a claim holding an array of 300,000 elements (a payload under 1 MiB)", () => {
+    const token = jwt(goodClaims({ groups: new Array(300_000).fill(0) }));
+    expect(token.length).toBeLessThan(1_048_576);
+    const claims = checkIdToken(token, EXPECTED);
+    expect((claims["groups"] as unknown[]).length).toBe(300_000);
+    expect(Object.isFrozen(claims["groups"])).toBe(true);
+  });
+
+  it("keeps a __proto__ claim as an own property, leaves prototypes alone, and freezes nested values", () => {
+    const raw = JSON.stringify(goodClaims({ nested: { deep: [1] } })).replace(/^\{/, '{"__proto__":{"polluted":true},');
+    const claims = checkIdToken(jwt(raw, { raw: true }), EXPECTED);
+    expect(Object.getPrototypeOf(claims)).toBe(Object.prototype);
+    expect(Object.hasOwn(claims, "__proto__")).toBe(true);
+    expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined();
+    expect(Object.isFrozen((claims["nested"] as { deep: unknown[] }).deep)).toBe(true);
+  });
+
   it("names the rule but never the claim values it compared", () => {
     const error = refused(jwt(goodClaims({ nonce: "attacker-nonce-value" })));
     expect(error.message).toMatch(/nonce/);
@@ -124,6 +160,14 @@ describe("deepFreeze", () => {
     expect(deepFreeze(value)).toBe(value);
     expect(Object.isFrozen(value.a.b)).toBe(true);
     expect(Object.isFrozen(value.a.b[1])).toBe(true);
+  });
+
+  it("freezes an array of 500,000 objects, too many to spread into one call", () => {
+    const wide = JSON.parse(`[${new Array(500_000).fill("{}").join(",")}]`) as object[];
+    expect(deepFreeze(wide)).toBe(wide);
+    expect(Object.isFrozen(wide)).toBe(true);
+    expect(Object.isFrozen(wide[0])).toBe(true);
+    expect(Object.isFrozen(wide[499_999])).toBe(true);
   });
 
   it("freezes JSON nested 100,000 deep without overflowing the stack", () => {

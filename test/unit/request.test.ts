@@ -101,6 +101,57 @@ describe("sendRequest", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it.each([
+    ["Infinity", Number.POSITIVE_INFINITY],
+    ["0", 0],
+    ["-1", -1],
+    ["NaN", Number.NaN],
+    ["2^31", 2 ** 31],
+    ["a string", "5000"],
+  ])("refuses timeoutMs %s with invalid_argument before sending, leaving no timer", async (_, timeoutMs) => {
+    vi.useFakeTimers();
+    const recorder = fetchRecorder(() => json(200, {}));
+    const error = await rejection(sendRequest(tokenRequest(), { fetch: recorder.fetch, timeoutMs: timeoutMs as number }));
+    expect(error.code).toBe("invalid_argument");
+    expect(error.message).toContain("timeoutMs");
+    expect(recorder.calls).toHaveLength(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("accepts timeoutMs 2^31 - 1, the longest timer a browser keeps", async () => {
+    vi.useFakeTimers();
+    const recorder = fetchRecorder((call) => hang(call.signal));
+    let settled = false;
+    const result = rejection(sendRequest(tokenRequest(), { fetch: recorder.fetch, timeoutMs: 2 ** 31 - 1 }));
+    void result.then(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(2 ** 31 - 2);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect((await result).code).toBe("timeout");
+  });
+
+  it.each([
+    ["a plain object", {}],
+    ["an object with the listener methods", { aborted: false, addEventListener() {}, removeEventListener() {} }],
+    ["a string", "abort"],
+  ])("refuses a signal that is %s with invalid_argument before sending, leaving no timer", async (_, signal) => {
+    vi.useFakeTimers();
+    const recorder = fetchRecorder(() => json(200, {}));
+    const error = await rejection(sendRequest(tokenRequest(), { fetch: recorder.fetch, signal: signal as AbortSignal }));
+    expect(error.code).toBe("invalid_argument");
+    expect(error.message).toContain("AbortSignal");
+    expect(recorder.calls).toHaveLength(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("takes null options, and a null signal, as none (as fetch does)", async () => {
+    const recorder = fetchRecorder(() => json(200, { from: "global" }));
+    vi.stubGlobal("fetch", recorder.fetch);
+    await expect(sendRequest(tokenRequest(), null)).resolves.toEqual({ from: "global" });
+    await expect(sendRequest(tokenRequest(), { signal: null })).resolves.toEqual({ from: "global" });
+    expect(recorder.calls).toHaveLength(2);
+  });
+
   it("rejects with aborted when the caller's signal aborts mid-flight", async () => {
     const controller = new AbortController();
     const recorder = fetchRecorder((call) => {
@@ -259,6 +310,39 @@ describe("readJson", () => {
     const caught = (await rejection(readJson(json(403, { error: { code: 403, message: description } }), SECRETS))) as TokenError;
     expect(caught.errorDescription).toBe("x".repeat(990) + "[redacted]");
     expect(caught.errorDescription).not.toContain(VERIFIER.slice(0, 8));
+  });
+
+  it("blanks all secrets in one pass, longest first: a short secret inside a longer one cannot split its echo", async () => {
+    // A pasted 1-character code that occurs in the verifier; blanked first, it would cut the
+    // verifier's echo into pieces that no longer match the verifier.
+    const short = "e";
+    expect(VERIFIER).toContain(short);
+    const body = { error: "invalid_grant", error_description: `verifier ${VERIFIER}, ${encodeURIComponent(VERIFIER)}; code ${short}` };
+    const caught = (await rejection(readJson(json(400, body), [short, VERIFIER]))) as TokenError;
+    expect(caught.errorDescription).toBe("v[redacted]rifi[redacted]r [redacted], [redacted]; cod[redacted] [redacted]");
+    expect(caught.errorDescription).not.toMatch(/SENTINEL|aaaa/);
+  });
+
+  it("does not blank a short secret inside an earlier [redacted]", async () => {
+    const caught = (await rejection(readJson(json(400, { error: "x", error_description: `${CODE} / d / a` }), ["d", "a", CODE]))) as TokenError;
+    expect(caught.errorDescription).toBe("[redacted] / [redacted] / [redacted]");
+  });
+
+  it("blanks a secret the server escaped as JSON \\u sequences (the body is parsed first)", async () => {
+    const secret = "rt /+~é";
+    const raw = `{"error":"invalid_grant","error_description":"\\u0072t \\u002f+~\\u00e9 | ${encodeURIComponent(secret).toLowerCase()}"}`;
+    const caught = (await rejection(readJson(text(400, raw, "application/json"), [secret]))) as TokenError;
+    expect(caught.errorDescription).toBe("[redacted] | [redacted]");
+  });
+
+  it("blanks anything shaped like an OpenRouter key, even one it was not given", async () => {
+    const body = { error: { code: 403, message: "keys sk-or-v1-abc_DEF-123 and SK-OR-v1-0f0f; not sk-o or sk-or-" } };
+    const caught = (await rejection(readJson(json(403, body), [CODE]))) as TokenError;
+    expect(caught.errorDescription).toBe("keys [redacted] and [redacted]; not sk-o or sk-or-");
+  });
+
+  it("names the given endpoint in a TokenError's message", async () => {
+    expect((await rejection(readJson(json(401, { error: "invalid_token" }), [], "code endpoint"))).message).toBe("code endpoint: HTTP 401 (invalid_token)");
   });
 
   it("ignores empty secrets", async () => {

@@ -227,7 +227,7 @@ describe("refresh", () => {
     expect(recorder.calls).toHaveLength(1);
   });
 
-  it.each([null, {}, { aborted: false }, "signal"])("refuses the signal %j with invalid_argument, sending nothing", async (signal) => {
+  it.each([{}, { aborted: false }, "signal"])("refuses the signal %j with invalid_argument, sending nothing", async (signal) => {
     const recorder = fetchRecorder(() => json(200, tokens()));
     expect((await rejection(refresh(provider, OLD, { fetch: recorder.fetch, signal: signal as unknown as AbortSignal }))).code).toBe("invalid_argument");
     expect(recorder.calls).toHaveLength(0);

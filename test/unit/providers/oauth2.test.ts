@@ -177,6 +177,14 @@ describe("oauth2() token request and result", () => {
     expect(result.expiresAt).toBe(1_700_000_000_000 + seconds * 1000);
   });
 
+  it("accepts the longest expires_in whose expiresAt a Date can still hold", () => {
+    vi.spyOn(Date, "now").mockReturnValue(1_700_000_000_000);
+    const seconds = (8.64e15 - 1_700_000_000_000) / 1000;
+    const { expiresAt } = provider.parseResult({ access_token: "at", token_type: "Bearer", expires_in: seconds }, {});
+    expect(expiresAt).toBe(8.64e15);
+    expect(new Date(expiresAt!).getTime()).toBe(8.64e15);
+  });
+
   it.each([
     ["no access_token", { token_type: "Bearer" }],
     ["no token_type", { access_token: "x" }],
@@ -188,6 +196,9 @@ describe("oauth2() token request and result", () => {
     ["expires_in as a padded string", { access_token: "x", token_type: "Bearer", expires_in: " 3600" }],
     ["expires_in as digits beyond any finite number", { access_token: "x", token_type: "Bearer", expires_in: "9".repeat(400) }],
     ["expires_in as a boolean", { access_token: "x", token_type: "Bearer", expires_in: true }],
+    ["an expires_in of 1e308 (finite, but expiresAt would be Infinity)", { access_token: "x", token_type: "Bearer", expires_in: 1e308 }],
+    ["an expires_in whose expiresAt is past what a Date holds", { access_token: "x", token_type: "Bearer", expires_in: 8.64e12 }],
+    ["expires_in as 300 digits (finite, but expiresAt would be Infinity)", { access_token: "x", token_type: "Bearer", expires_in: "9".repeat(300) }],
     ["a refresh_token that is no string", { access_token: "x", token_type: "Bearer", refresh_token: 1 }],
     ["an id_token that is no string", { access_token: "x", token_type: "Bearer", id_token: {} }],
   ])("rejects a body with %s as invalid_response", (_, body) => {
@@ -435,6 +446,7 @@ describe("discover", () => {
   it.each([
     ["a 500", () => json(500, { error: "server_error" })],
     ["a non-JSON 200", () => text(200, "<html>metadata</html>", "text/html")],
+    ["metadata that is a JSON array", () => json(200, [metadata()])],
     ["a redirect", () => new Response(null, { status: 302, headers: { Location: "https://evil.example/" } })],
     ["metadata without a token endpoint", () => json(200, metadata({ token_endpoint: undefined }))],
   ])("rejects %s as invalid_response", async (_, respond) => {
@@ -504,6 +516,52 @@ describe("discover", () => {
   ])("refuses metadata whose %s is %j as invalid_config", async (name, value) => {
     const recorder = fetchRecorder(() => json(200, metadata({ [name]: value })));
     expect((await rejection(discover(ISSUER, { ...CLIENT, fetch: recorder.fetch }))).code).toBe("invalid_config");
+  });
+
+  it("accepts metadata holding an array of 400,000 elements (under 1 MiB) and freezes it", async () => {
+    const doc = JSON.stringify(metadata({ scopes_supported: new Array(400_000).fill(0) }));
+    expect(doc.length).toBeLessThan(1_048_576);
+    const recorder = fetchRecorder(() => text(200, doc, "application/json"));
+    const provider = await discover(ISSUER, { ...CLIENT, fetch: recorder.fetch });
+    expect((provider.metadata!["scopes_supported"] as unknown[]).length).toBe(400_000);
+    expect(Object.isFrozen(provider.metadata!["scopes_supported"])).toBe(true);
+  });
+
+  it.each([
+    ["no options", undefined],
+    ["null options", null],
+    ["options without a clientId", { redirectUri: CLIENT.redirectUri }],
+    ["an insecure redirectUri", { clientId: "my-spa", redirectUri: "http://app.example/cb" }],
+    ["a reserved name in extraParams", { ...CLIENT, scope: "openid", extraParams: { state: "x" } }],
+  ])("refuses %s with invalid_config before any request", async (_, options) => {
+    const recorder = fetchRecorder(() => json(200, metadata()));
+    vi.stubGlobal("fetch", recorder.fetch);
+    try {
+      expect((await rejection(discover(ISSUER, options as never))).code).toBe("invalid_config");
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(recorder.calls).toHaveLength(0);
+  });
+
+  it.each([
+    ["timeoutMs Infinity", { timeoutMs: Number.POSITIVE_INFINITY }],
+    ["timeoutMs 0", { timeoutMs: 0 }],
+    ["a signal that is not an AbortSignal", { signal: {} as AbortSignal }],
+  ])("refuses %s with invalid_argument before any request", async (_, send) => {
+    const recorder = fetchRecorder(() => json(200, metadata()));
+    expect((await rejection(discover(ISSUER, { ...CLIENT, ...send, fetch: recorder.fetch }))).code).toBe("invalid_argument");
+    expect(recorder.calls).toHaveLength(0);
+  });
+
+  it("shows a received issuer without markup, control or bidi characters, cut to 200 characters", async () => {
+    const evil = `<img src=x onerror=alert(1)>\u202e\r\nforged log line ${"x".repeat(300)}`;
+    const recorder = fetchRecorder(() => json(200, metadata({ issuer: evil })));
+    const error = await rejection(discover(ISSUER, { ...CLIENT, fetch: recorder.fetch }));
+    expect(error.code).toBe("invalid_config");
+    expect(error.message).not.toMatch(/[<>\u202e\r\n]/);
+    expect(error.message).toContain(`expected ${ISSUER}, got ?img src=x onerror=alert(1)????forged log line x`);
+    expect(error.message.length).toBeLessThan(300);
   });
 
   it("names the expected and the received issuer when they differ", async () => {

@@ -232,6 +232,27 @@ describe("getOpenRouterKey", () => {
     expect((await rejection(info(big))).code).toBe("invalid_response");
   });
 
+  it.each([
+    ["a plain object", {}],
+    ["a string", "abort"],
+    ["an object with the listener methods", { aborted: false, addEventListener() {}, removeEventListener() {} }],
+  ])("refuses a signal that is %s with invalid_argument before sending", async (_, signal) => {
+    const recorder = answering(200, { data: DATA });
+    expect((await rejection(getOpenRouterKey(KEY, { fetch: recorder.fetch, signal: signal as AbortSignal }))).code).toBe("invalid_argument");
+    expect(recorder.calls).toHaveLength(0);
+  });
+
+  it("takes null options as none: GET https://openrouter.ai/api/v1/key with the global fetch", async () => {
+    const recorder = answering(200, { data: DATA });
+    vi.stubGlobal("fetch", recorder.fetch);
+    try {
+      await expect(getOpenRouterKey(KEY, null as never)).resolves.toMatchObject({ label: DATA.label });
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(recorder.calls.map((c) => c.request.url)).toEqual(["https://openrouter.ai/api/v1/key"]);
+  });
+
   it.each([Number.NaN, Number.POSITIVE_INFINITY, -1, 0, 2 ** 31])("refuses timeoutMs %s with invalid_argument before sending", async (timeoutMs) => {
     const recorder = answering(200, { data: DATA });
     expect((await rejection(getOpenRouterKey(KEY, { fetch: recorder.fetch, timeoutMs }))).code).toBe("invalid_argument");
@@ -294,6 +315,10 @@ describe("openRouterKeyLinks", () => {
 
   it("refuses a baseUrl with a query with invalid_config", async () => {
     expect((await rejection(openRouterKeyLinks(KEY, { baseUrl: "https://openrouter.ai?x" }))).code).toBe("invalid_config");
+  });
+
+  it("takes null options as none (https://openrouter.ai)", async () => {
+    expect((await openRouterKeyLinks("abc", null as never)).settingsUrl.href).toBe("https://openrouter.ai/keys/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   });
 
   it("rejects with crypto_unavailable without crypto.subtle (insecure context)", async () => {

@@ -14,6 +14,8 @@ const CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const API_KEY = "sk-or-v1-apikey-SENTINEL-0000000000000000";
 const WORKSPACE = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+// A key not shaped like OpenRouter's (a proxy's), with characters that get percent-encoded.
+const PROXY_KEY = "proxy/KEY+SENTINEL=1~x";
 
 function authUrl(options: Partial<OpenRouterOptions> = {}, method: "S256" | "plain" = "S256"): URL {
   return openRouter({ callbackUrl: CALLBACK, ...options }).authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: method });
@@ -314,6 +316,38 @@ describe("readCreateAuthCodeResponse", () => {
     expect(caught).toMatchObject({ status, error, errorDescription: body.error.message });
   });
 
+  it("blanks anything shaped like an OpenRouter key from the error and its message, and names the code endpoint", async () => {
+    const echoed = "sk-or-v1-0123456789abcdef0123456789abcdef";
+    const body = { error: { code: 401, message: `Invalid API key ${echoed} (also tried SK-OR-V1-ffff_00-11)` } };
+    const caught = (await rejection(readCreateAuthCodeResponse(json(401, body)))) as TokenError;
+    expect(caught).toBeInstanceOf(TokenError);
+    expect(caught.errorDescription).toBe("Invalid API key [redacted] (also tried [redacted])");
+    expect(caught.message).toBe("code endpoint: HTTP 401 (401: Invalid API key [redacted] (also tried [redacted]))");
+    for (const surface of errorSurfaces(caught)) expect(surface).not.toMatch(/sk-or-v1-0|ffff_00/i);
+  });
+
+  it.each([
+    ["the built request", (request: Request) => request],
+    ["the API key itself", () => ` ${PROXY_KEY}\n`],
+  ])("blanks the exact API key in every echoed form when given %s", async (_, sent) => {
+    const request = buildCreateAuthCodeRequest({ callbackUrl: CALLBACK }, { apiKey: PROXY_KEY });
+    const body = { error: { code: 403, message: `key ${PROXY_KEY} / ${encodeURIComponent(PROXY_KEY)} / ${new URLSearchParams({ k: PROXY_KEY }).toString().slice(2)}` } };
+    const caught = (await rejection(readCreateAuthCodeResponse(json(403, body), sent(request)))) as TokenError;
+    expect(caught.errorDescription).toBe("key [redacted] / [redacted] / [redacted]");
+    for (const surface of errorSurfaces(caught)) expect(surface).not.toContain("SENTINEL");
+  });
+
+  it("keeps a proxy key's echo when not told the key (only key-shaped text is known then)", async () => {
+    const caught = (await rejection(readCreateAuthCodeResponse(json(403, { error: { code: 403, message: `key ${PROXY_KEY}` } })))) as TokenError;
+    expect(caught.errorDescription).toBe(`key ${PROXY_KEY}`);
+  });
+
+  it.each([42, {}, "two words", ""])("refuses a sent key or request %j with invalid_argument, without reading the answer", async (sent) => {
+    const response = json(401, { error: { code: 401, message: "x" } });
+    expect((await rejection(readCreateAuthCodeResponse(response, sent as string))).code).toBe("invalid_argument");
+    expect(response.bodyUsed).toBe(false);
+  });
+
   it.each([
     ["no data", json(200, {})],
     ["data that is no object", json(200, { data: "code" })],
@@ -488,6 +522,33 @@ describe("openRouter() per-request params", () => {
   it.each([null, undefined, {}, [], () => "x", 1n])("refuses the value %s with invalid_argument", (value) => {
     expect(thrown(() => url({ prompt: value as unknown as string })).code).toBe("invalid_argument");
   });
+
+  it.each<[string, string | number | boolean]>([
+    ["limit", "-1e309"],
+    ["limit", -1],
+    ["limit", "5"],
+    ["limit", true],
+    ["usage_limit_type", "forever"],
+    ["expires_at", "1970-01-01"],
+    ["expires_at", "10000-01-01T00:00:00Z"],
+    ["expires_at", "tomorrow"],
+    ["key_label", "x".repeat(101)],
+    ["key_label", 7],
+    ["LIMIT", -1],
+    [" usage_limit_type ", "yearly"],
+  ])("checks the key setting %j = %j as openRouter() does, refusing it with invalid_argument", (name, value) => {
+    const configured = { limit: 5, usageLimitType: "daily", expiresAt: "2099-01-01T00:00:00Z" } as const;
+    const error = thrown(() => url({ [name]: value }, configured));
+    expect(error.code).toBe("invalid_argument");
+    expect(error.message).toMatch(/^params: (keyLabel|limit|usageLimitType|expiresAt) /);
+    const headless = openRouter({ headless: true, ...configured });
+    expect(thrown(() => headless.authorizationUrl({ state: STATE, codeChallenge: CHALLENGE, codeChallengeMethod: "S256", params: { [name]: value } })).code).toBe("invalid_argument");
+  });
+
+  it("sends a per-request key setting in the form openRouter() sends it (expires_at as ISO 8601 seconds, UTC)", () => {
+    const auth = url({ expires_at: "2099-06-01T12:00:00.750+02:00", usage_limit_type: "weekly", limit: 0, key_label: "🔑".repeat(100) });
+    expect(Object.fromEntries(auth.searchParams)).toMatchObject({ expires_at: "2099-06-01T10:00:00Z", usage_limit_type: "weekly", limit: "0", key_label: "🔑".repeat(100) });
+  });
 });
 
 describe("openRouter() providers in a flow", () => {
@@ -529,6 +590,25 @@ describe("openRouter() providers in a flow", () => {
     expect(open).not.toHaveBeenCalled();
     expect(storage.keys()).toEqual([]);
     expect(flow.snapshot()).toMatchObject({ status: "failed", error: { code: "invalid_config" } });
+  });
+
+  it("headless: a pasted 1-character code never splits the verifier's echo, which would then leak in pieces", async () => {
+    const storage = new MemoryStorage();
+    // The server echoes the whole request body in its error message.
+    const recorder = fetchRecorder(async (call) => json(400, { error: { code: 400, message: `bad request ${await call.body}` } }));
+    const flow = createFlow(openRouter({ headless: true, baseUrl: "https://openrouter.example" }), { storage, fetch: recorder.fetch });
+    await flow.authorize();
+    const [entry] = [...storage.data.values()].map((v) => JSON.parse(v) as { codeVerifier: string });
+    const verifier = entry!.codeVerifier;
+    // The character of the verifier that leaves its longest piece when cut out (a slip of the mouse).
+    const pieces = (c: string) => verifier.toLowerCase().split(c.toLowerCase());
+    const pasted = [...verifier].sort((a, b) => Math.max(...pieces(b).map((p) => p.length)) - Math.max(...pieces(a).map((p) => p.length)))[0]!;
+    const caught = (await rejection(flow.exchangeCode(pasted))) as TokenError;
+    expect(caught).toBeInstanceOf(TokenError);
+    expect(recorder.calls).toHaveLength(1);
+    const longest = pieces(pasted).filter((p) => p.length >= 8);
+    expect(longest.length).toBeGreaterThan(0);
+    for (const surface of errorSurfaces(caught)) for (const piece of longest) expect(surface.toLowerCase()).not.toContain(piece);
   });
 
   it("a redirect flow and a headless flow on one storage never take each other's transactions", async () => {
