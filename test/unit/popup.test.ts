@@ -200,6 +200,24 @@ describe("popup(): opening the window", () => {
     expect((await rejection(promise)).code).toBe("aborted");
   });
 
+  it("refuses a signal that is no AbortSignal with invalid_argument, opening no window and storing nothing", async () => {
+    const { flow, recorder } = setup(CASES[0]!);
+    expect((await rejection(flow.popup({ signal: {} as AbortSignal }))).code).toBe("invalid_argument");
+    expect(openSpy).not.toHaveBeenCalled();
+    expect(transactions()).toEqual([]);
+    expect(recorder.calls).toHaveLength(0);
+  });
+
+  it("takes null options as none", async () => {
+    vi.useFakeTimers();
+    const { flow } = setup(CASES[0]!);
+    const { promise } = await openAtServer(flow, null as never);
+    expect(openSpy).toHaveBeenCalledTimes(1);
+    expect(transactions()).toHaveLength(1);
+    await closeWindowAndWait();
+    expect((await rejection(promise)).code).toBe("popup_closed");
+  });
+
   it("passes the features string it is given", async () => {
     vi.useFakeTimers();
     const { flow } = setup(CASES[0]!);
