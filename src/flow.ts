@@ -156,7 +156,8 @@ type Exchange = { promise: Promise<unknown>; owner: object; returnTo: string | n
  * if (result) useKey(result.key)
  * button.onclick = () => flow.start()
  */
-export function createFlow<Result>(provider: Provider<Result>, options: FlowOptions = {}): Flow<Result> {
+export function createFlow<Result>(provider: Provider<Result>, flowOptions?: FlowOptions | null): Flow<Result> {
+  const options = flowOptions ?? {};
   const { keyPrefix = "pkce-flow:", ttlMs = 600000, timeoutMs = 30000 } = options;
   if (typeof keyPrefix !== "string" || !keyPrefix) fail("invalid_config", "keyPrefix must be a non-empty string");
   for (const [name, value] of [["ttlMs", ttlMs], ["timeoutMs", timeoutMs]] as const) {
@@ -164,9 +165,23 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   }
   const { id } = provider;
   const store = createTransactionStore({ storage: options.storage ?? (() => globalThis.sessionStorage), keyPrefix, ttlMs });
-  const scope: object = options.storage ?? SESSION;
-  const running = inflight.get(scope) ?? new Map<string, Exchange>();
-  inflight.set(scope, running);
+  let scoped: Map<string, Exchange> | undefined;
+  // The exchanges in flight of the flows that keep transactions in this flow's storage object (the
+  // default one resolved as it is used, so creating a flow touches no storage).
+  const running = (): Map<string, Exchange> => {
+    if (!scoped) {
+      let scope: object = SESSION;
+      try {
+        const storage: unknown = options.storage ?? globalThis.sessionStorage;
+        if (storage && typeof storage === "object") scope = storage;
+      } catch {
+        // Storage that throws on access (a sandboxed frame): its flows fail on their own.
+      }
+      scoped = inflight.get(scope) ?? new Map<string, Exchange>();
+      inflight.set(scope, scoped);
+    }
+    return scoped;
+  };
   // Starts every in-flight key of this flow; JSON keeps prefix and id apart whatever they contain.
   const tag = JSON.stringify([keyPrefix, id]);
   // Where a popup's callback page hands the callback back to the opening tab.
@@ -220,11 +235,15 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
       return fail("no_transaction", "this sign-in finished, expired, or was started in another tab: start it again");
     }
     if (provider.statelessCallback) {
-      // A callback with `iss` is some other server's; OpenRouter sends none.
-      if (query.get("iss") || !mine.length) return null;
-      if (live.length > 1) return check(), badState(null);
+      // A callback with `iss` is some other server's; OpenRouter sends none. Only the page a
+      // sign-in comes back to takes it: a `?code=` elsewhere in the app is none of OpenRouter's
+      // (rule 6), and leaves the pending sign-in as it is.
+      const here = query.get("iss") ? [] : mine.filter((e) => samePage(url, e.tx.redirectUri));
+      const alive = here.filter((e) => !e.expired);
+      if (!here.length) return null;
+      if (alive.length > 1) return check(), badState(null);
       // The one live transaction, or else the newest expired one (reported as `expired`).
-      return live[0] ?? mine.sort((a, b) => b.tx.createdAt - a.tx.createdAt)[0]!;
+      return alive[0] ?? here.sort((a, b) => b.tx.createdAt - a.tx.createdAt)[0]!;
     }
     // Another flow on this page takes callbacks without state: leave this one to it.
     if (!live.length || all.some((e) => e.tx.stateless && !e.expired)) return null;
@@ -309,8 +328,8 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
   const run = (keys: string[], tx: Transaction, code: () => string, signal?: AbortSignal): Promise<Result> => {
     const controller = new AbortController();
     const shared: Exchange = { promise: exchange(tx, code, controller.signal), owner: listeners, returnTo: tx.returnTo, waiting: 0, abort: () => controller.abort() };
-    for (const k of keys) running.set(k, shared);
-    const forget = () => keys.forEach((k) => running.delete(k));
+    for (const k of keys) running().set(k, shared);
+    const forget = () => keys.forEach((k) => running().delete(k));
     shared.promise.then(forget, forget);
     return join(shared, signal);
   };
@@ -335,7 +354,7 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
         globalThis.close();
         return Promise.resolve(null);
       }
-      const shared = running.get(`${tag} ${url.href}`);
+      const shared = running().get(`${tag} ${url.href}`);
       if (shared) return join(shared, signal);
       try {
         entry = match(url);
@@ -427,7 +446,7 @@ export function createFlow<Result>(provider: Provider<Result>, options: FlowOpti
     handleCallback: (url, opts) => handle(url, opts?.signal),
     exchangeCode: (input, opts) => {
       const key = `${tag} code ${input}`;
-      const shared = running.get(key);
+      const shared = running().get(key);
       if (shared) {
         try {
           aborted(opts?.signal);

@@ -156,7 +156,8 @@ export function createTransactionStore(options: StoreOptions): TransactionStore 
       removeKey(key);
       let cause: unknown;
       try {
-        if (storage().getItem(key) === null) return;
+        // `== null`: a storage of the app's own may answer undefined for a key it does not hold.
+        if (storage().getItem(key) == null) return;
       } catch (error) {
         cause = error;
       }
