@@ -127,29 +127,45 @@ function parseObject(text: string): JsonObject | null {
   }
 }
 
-// Server text may echo what it was sent, raw, percent-encoded or form-encoded (in any mix, hex in
-// either case); every secret is blanked in all of them before the text is kept, and so is anything
-// shaped like an OpenRouter API key (`sk-or-…`), whichever request it came with.
+// Past this many characters of secrets, server text is blanked whole rather than searched: the
+// echo pattern grows with every character (an engine refuses one too large, with a message that
+// spells it out) and so does the search.
+const MAX_SECRETS = 2048;
+
+// Server text may echo what it was sent: raw, percent-encoded or form-encoded (in any mix, hex in
+// either case), or JSON-escaped inside text (`\/`, `\u002f`); every secret is blanked in all of
+// them before the text is kept, and so is anything shaped like an OpenRouter API key (`sk-or-v1-…`),
+// whichever request it came with. Never throws: what cannot be searched is not kept.
 function clean(value: unknown, secrets: string[]): string | null {
   if (typeof value !== "string" && typeof value !== "number") return null;
-  // Blanked before capping, so a secret cut by the cap cannot survive in part; only the part that
-  // can reach the cap is searched (an encoded character is at most 12 characters long).
-  const text = String(value).slice(0, MAX_TEXT + 12 * Math.max(0, ...secrets.map((s) => s.length)));
   // All secrets in one pass, longest first: one at a time, a short secret (a pasted 1-character
   // code) blanked first would cut a longer one's echo into pieces the longer pattern no longer
   // finds, and a later pass could match inside an earlier "[redacted]".
-  const patterns = secrets.filter(Boolean).sort((a, b) => b.length - a.length).map(echoes);
-  return text.replace(new RegExp([...patterns, "sk-or-[\\w-]+"].join("|"), "gi"), "[redacted]").slice(0, MAX_TEXT);
+  const kept = secrets.filter(Boolean).sort((a, b) => b.length - a.length);
+  // Only the part that can reach the cap is searched: an encoded character is at most 12 long.
+  const tail = 12 * (kept[0]?.length ?? 0);
+  const all = String(value);
+  const text = all.slice(0, MAX_TEXT + tail);
+  let out: string;
+  try {
+    if (kept.join("").length > MAX_SECRETS) throw 0;
+    out = text.replace(new RegExp([...kept.map(echoes), "\\bsk-or-v\\d+-[\\w-]+"].join("|"), "gi"), "[redacted]");
+  } catch {
+    return "[redacted]";
+  }
+  // Text cut inside an echo ends in part of a secret that no pattern matched: that tail goes.
+  return out.slice(0, all.length > text.length ? Math.max(0, out.length - tail) : MAX_TEXT).slice(0, MAX_TEXT);
 }
 
-// A pattern for every echo of `secret`: each character as itself, percent-encoded (UTF-8, any
-// hex case), or `+` for a space.
+// A pattern for every echo of `secret`: each character as itself (after a JSON backslash or not),
+// percent-encoded (UTF-8, any hex case), as a JSON `\u` escape, or `+` for a space.
 function echoes(secret: string): string {
   let pattern = "";
   for (const char of secret) {
     let encoded = "";
     for (const byte of new TextEncoder().encode(char)) encoded += `%${byte.toString(16).padStart(2, "0")}`;
-    pattern += `(?:${char.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&")}|${encoded}${char === " " ? "|\\+" : ""})`;
+    const unit = char.length === 1 ? `|\\\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}` : "";
+    pattern += `(?:\\\\?${char.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&")}|${encoded}${unit}${char === " " ? "|\\+" : ""})`;
   }
   return pattern;
 }

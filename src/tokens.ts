@@ -155,6 +155,8 @@ export async function refresh(provider: OAuth2Provider, refreshToken: RefreshTok
   const opts = options ?? {};
   endpointOf(provider, "tokenEndpoint", "refresh");
   const signal = checkSignal(opts.signal);
+  // Checked before anything is sent: a `save` that cannot run would lose the rotated token.
+  if (opts.save !== undefined && typeof opts.save !== "function") fail("invalid_argument", "save must be a function");
   // Aborted before anything is sent: nothing more is read, locked or sent.
   const stop = () => signal?.aborted && fail("aborted", "refresh aborted");
   stop();
@@ -175,6 +177,8 @@ export async function refresh(provider: OAuth2Provider, refreshToken: RefreshTok
     // From here the grant is sent: it runs to its end, and `save` with it, even for a caller
     // that aborts meanwhile (that caller stops waiting), so a rotated token is never lost.
     const result = await refreshOnce(provider, token, opts);
+    // Checked before `save`: tokens of another user are never stored, whatever this caller does next.
+    sameSub(result, opts.claims);
     // Only a token the server replaced is spent; one it kept (no rotation) stays good for the next tab.
     const mark = locks && result.refreshToken !== token && (await spent(lock, token));
     // Granted before this tab's lock is released, so the next tab already sees it.
@@ -182,10 +186,10 @@ export async function refresh(provider: OAuth2Provider, refreshToken: RefreshTok
     await opts.save?.(result);
     return result;
   };
-  if (!locks) return detach(run(), signal).then((result) => sameSub(result, opts.claims));
+  if (!locks) return detach(run(), signal);
   try {
     // The signal only stops the wait for the lock; once `run` has the lock it ends on its own.
-    return sameSub(await detach(locks.request(lock, signal ? { signal } : {}, run), signal), opts.claims);
+    return await detach(locks.request(lock, signal ? { signal } : {}, run), signal);
   } catch (error) {
     // Aborted while waiting for the lock: the platform's AbortError, as this library's code.
     return error instanceof PkceError || !signal?.aborted ? Promise.reject(error) : fail("aborted", "refresh aborted");

@@ -94,6 +94,8 @@ const invalid = (message: string): never => fail("invalid_config", message);
 function expiry(value: unknown): string {
   // The fraction is dropped before parsing: the key's expiry counts in whole seconds anyway.
   let time = value instanceof Date ? value.getTime() : typeof value == "string" && ISO.test(value) ? Date.parse(value.toUpperCase().replace(/\.\d+/, "")) : NaN;
+  // A day the month does not have (2099-02-31) is refused, not rolled over into the next month.
+  if (typeof value == "string" && new Date(Date.UTC(+value.slice(0, 4), +value.slice(5, 7), 0)).getUTCDate() < +value.slice(8, 10)) time = NaN;
   time -= time % 1000;
   return time > Date.now() && time < 2534023008e5 ? new Date(time).toISOString().replace(".000Z", "Z") : invalid("expiresAt must be a future ISO 8601 date, year <= 9999");
 }
@@ -148,9 +150,10 @@ function challenge(value: unknown, method: CodeChallengeMethod | undefined): str
 
 // Per-request parameters: scalar values, never a name the flow or this preset sets; a key setting
 // passes the same checks as in openRouter() (and is sent in the same form), else `invalid_argument`.
-function perRequest(params: Record<string, ParamValue> = {}): Record<string, string> {
+function perRequest(params: Record<string, ParamValue> | null | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(params)) {
+  if (params != null && (typeof params !== "object" || Array.isArray(params))) fail("invalid_argument", "params must be an object");
+  for (const [name, value] of Object.entries(params ?? {})) {
     const wire = name.trim().toLowerCase();
     // `typeof` gives one of eight words; only these three are in the string.
     if (OWNED.test(wire) || !"string number boolean".includes(typeof value)) fail("invalid_argument", `params cannot set "${name}"`);

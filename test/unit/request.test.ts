@@ -1,9 +1,10 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { PkceError, TokenError } from "../../src/index.ts";
+import { PkceError, TokenError, createFlow, oauth2, openRouter, refresh, userinfo } from "../../src/index.ts";
 import { field, readJson, sendRequest } from "../../src/request.ts";
 import { rejection, thrown } from "./helpers/errors.ts";
 import { fetchRecorder, hang, json, never, text } from "./helpers/fetch.ts";
+import { MemoryStorage } from "./helpers/storage.ts";
 
 const TOKEN_URL = "https://as.example/token";
 const CODE = "Code-SENTINEL-5d2c81";
@@ -447,4 +448,87 @@ describe("body size", () => {
     const read = await readJson(new Response(body, { status: 200 }));
     expect((read["access_token"] as string).length).toBe(2 ** 20 - 19);
   });
+});
+
+describe("redaction: long secrets, cut echoes, other forms and costs", () => {
+  const AS = "https://as.example";
+  const provider = oauth2({ clientId: "my-spa", authorizationEndpoint: `${AS}/authorize`, tokenEndpoint: `${AS}/token`, redirectUri: "https://app.example/callback", userinfoEndpoint: `${AS}/me` });
+  // A large JWT (Azure AD tokens with many group claims get this big).
+  const LONG = "eyJSENTINEL" + "x".repeat(7000);
+  // A regex source in a SyntaxError's message would spell a secret one character per group.
+  const readable = (text: string) => text.replace(/\(\?:\\?(.)\|(?:%[0-9a-f]{2})+(?:\|\\\+)?\)/g, "$1");
+  const settled = async (promise: Promise<unknown>): Promise<Error> => {
+    try {
+      await promise;
+    } catch (error) {
+      return error as Error;
+    }
+    throw new Error("expected a rejection");
+  };
+  const tokenError = async (body: unknown, secrets: string[]): Promise<TokenError> => {
+    const error = await settled(readJson(json(400, body), secrets));
+    if (!(error instanceof TokenError)) throw error;
+    return error;
+  };
+
+  it.each<[string, () => Promise<unknown>]>([
+    ["userinfo with a 7 KB access token answered 401", () => userinfo(provider, LONG, { fetch: fetchRecorder(() => json(401, { error: "invalid_token" })).fetch })],
+    ["refresh with a 7 KB refresh token while offline", () => refresh(provider, LONG, { fetch: (() => Promise.reject(new TypeError("Failed to fetch"))) as typeof fetch })],
+  ])("%s: a typed error that holds no part of the token", async (_, call) => {
+    const error = await settled(call());
+    expect(error).toBeInstanceOf(PkceError);
+    for (const text of [error.message, String(error.stack), String((error.cause as Error | undefined)?.message)]) expect(readable(text)).not.toContain("eyJSENTINEL");
+  });
+
+  it("keeps no server text when the secrets add up to more than it searches: a 7 KB code, its verifier and state", async () => {
+    const code = "Code-SENTINEL-" + "c".repeat(7000);
+    const request = new Request(TOKEN_URL, { method: "POST", body: new URLSearchParams({ code, code_verifier: VERIFIER }) });
+    const error = await settled(sendRequest(request, { fetch: fetchRecorder(() => json(400, { error: "invalid_grant", error_description: `no ${VERIFIER} for ${STATE}` })).fetch }, [code, VERIFIER, STATE]));
+    expect(error).toBeInstanceOf(TokenError);
+    expect((error as TokenError).errorDescription).toBe("[redacted]");
+    for (const secret of ["Verifier-SENTINEL", "State-SENTINEL", "Code-SENTINEL"]) expect(readable(error.message)).not.toContain(secret);
+  });
+
+  it("a headless flow given a 7 KB paste answers with a typed error that never spells the verifier", async () => {
+    const recorder = fetchRecorder(() => json(400, { error: { code: 400, message: "Invalid code" } }));
+    const flow = createFlow(openRouter({ headless: true }), { storage: new MemoryStorage(), fetch: recorder.fetch });
+    await flow.authorize();
+    const error = await settled(flow.exchangeCode("A".repeat(7000)));
+    const { code_verifier: verifier } = JSON.parse(await recorder.calls[0]!.body) as { code_verifier: string };
+    expect(error).toBeInstanceOf(PkceError);
+    expect(readable(error.message)).not.toContain(verifier);
+  });
+
+  it("keeps no part of a secret the search window cut, once earlier echoes shrank to [redacted]", async () => {
+    const verifier = VERIFIER.slice(0, 43);
+    const echoes = `${verifier} `.repeat(33);
+    // The last echo starts where the searched window (1000 + 12 * 43) cuts it.
+    const description = echoes + "x".repeat(1516 - 42 - echoes.length) + verifier;
+    const error = await tokenError({ error: "invalid_grant", error_description: description }, [CODE, verifier]);
+    expect(`${error.message} ${error.errorDescription}`).not.toContain(verifier.slice(0, 20));
+  });
+
+  it("blanks a secret a server echoes JSON-escaped inside its text (\\/ and \\u002f)", async () => {
+    const token = "1//0gSENTINEL-refresh-token";
+    const escaped = JSON.stringify({ refresh_token: token }).replace(/\//g, "\\/");
+    const unicode = token.replace(/\//g, "\\u002f");
+    const error = await tokenError({ error: "invalid_grant", error_description: `bad request ${escaped} ${unicode}` }, [token]);
+    expect(error.errorDescription).not.toContain("0gSENTINEL");
+  });
+
+  it("leaves ordinary words that merely contain sk-or- alone, and still blanks an OpenRouter key", async () => {
+    const words = "pick a task-or-project scope, not a disk-or-memory one";
+    expect((await tokenError({ error: "invalid_request", error_description: words }, [])).errorDescription).toBe(words);
+    expect((await tokenError({ error: "invalid_request", error_description: "key SK-OR-V1-abc123 refused" }, [])).errorDescription).toBe("key [redacted] refused");
+  });
+
+  it("cleans a 1 MiB hostile error body quickly, whatever the secrets (no ReDoS)", async () => {
+    for (const length of [2000, 6000]) {
+      const code = "a".repeat(length);
+      const description = ("a".repeat(length - 1) + "b").repeat(Math.ceil(1040000 / length)).slice(0, 1040000);
+      const started = performance.now();
+      await tokenError({ error: "invalid_grant", error_description: description }, [code, VERIFIER, STATE]);
+      expect(performance.now() - started).toBeLessThan(3000);
+    }
+  }, 60_000);
 });

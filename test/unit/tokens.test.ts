@@ -357,6 +357,31 @@ describe("refresh", () => {
   });
 });
 
+describe("refresh: nothing of a refused answer is stored", () => {
+  const earlier = goodClaims() as unknown as OAuth2Result["claims"]; // sub: "alice"
+  const mallory = () => json(200, tokens({ refresh_token: "rt-mallory", id_token: jwt(goodClaims({ sub: "mallory", nonce: undefined })) }));
+
+  it.each<[string, () => void]>([
+    ["a token given as a string", () => {}],
+    ["a token function without Web Locks", () => vi.stubGlobal("navigator", {})],
+    ["a token function under the cross-tab lock", () => vi.stubGlobal("navigator", { locks: fakeLocks([]) })],
+  ])("never saves tokens whose refreshed ID token names another user: %s", async (what, arrange) => {
+    arrange();
+    const recorder = fetchRecorder(mallory);
+    const saved: string[] = [];
+    const token = what.startsWith("a token given") ? OLD : () => OLD;
+    const error = await rejection(refresh(provider, token, { fetch: recorder.fetch, claims: earlier, save: (r) => void saved.push(r.refreshToken!) }));
+    expect(error.code).toBe("invalid_id_token");
+    expect(saved).toEqual([]);
+  });
+
+  it("refuses a save that is not a function with invalid_argument before anything is sent", async () => {
+    const recorder = fetchRecorder(() => json(200, tokens({ refresh_token: "rt-rotated" })));
+    expect((await rejection(refresh(provider, OLD, { fetch: recorder.fetch, save: "localStorage" as never }))).code).toBe("invalid_argument");
+    expect(recorder.calls).toHaveLength(0);
+  });
+});
+
 describe("revoke", () => {
   it("POSTs token, token_type_hint and client_id to the revocation endpoint and resolves on 200 whatever the body", async () => {
     for (const answer of [() => new Response(null, { status: 200 }), () => text(200, "<html>ok</html>", "text/html"), () => json(200, { ok: true })]) {

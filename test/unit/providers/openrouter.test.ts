@@ -662,3 +662,30 @@ describe("openRouter() key settings as classes (properties)", () => {
     );
   });
 });
+
+describe("openRouter(): per-request params, their shape and their dates", () => {
+  const CB = "https://app.example/callback";
+  const CH = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+  const auth = (params: unknown, options: Record<string, unknown> = {}) =>
+    openRouter({ callbackUrl: CB, ...options }).authorizationUrl({ state: "st", codeChallenge: CH, codeChallengeMethod: "S256", params: params as never });
+
+  it("takes params: null as none, as oauth2() does", () => {
+    expect(auth(null).searchParams.get("code_challenge")).toBe(CH);
+  });
+
+  it.each(["ab", ["a"], 5])("refuses params %j, which are no object, with invalid_argument", (params) => {
+    expect(thrown(() => auth(params)).code).toBe("invalid_argument");
+  });
+
+  it.each<[string, () => unknown, string]>([
+    ["the expiresAt option", () => auth(undefined, { expiresAt: "2099-02-31" }), "invalid_config"],
+    ["a per-request expires_at", () => auth({ expires_at: "2099-02-31T00:00:00Z" }), "invalid_argument"],
+    ["a 30th of February", () => auth(undefined, { expiresAt: "2096-02-30T10:00:00Z" }), "invalid_config"],
+  ])("refuses a day the month does not have in %s, rather than rolling it into the next month", (_, build, code) => {
+    expect(thrown(build).code).toBe(code);
+  });
+
+  it("still takes the 29th of February of a leap year", () => {
+    expect(auth(undefined, { expiresAt: "2096-02-29T10:00:00Z" }).searchParams.get("expires_at")).toBe("2096-02-29T10:00:00Z");
+  });
+});
