@@ -172,7 +172,9 @@ export function createFlow<Result>(provider: Provider<Result>, flowOptions?: Flo
     if (!scoped) {
       let scope: object = SESSION;
       try {
-        const storage: unknown = options.storage ?? globalThis.sessionStorage;
+        let storage: unknown = options.storage ?? globalThis.sessionStorage;
+        // A getter, as the transaction store takes one: the scope is the storage it gives.
+        if (typeof storage === "function") storage = storage();
         if (storage && typeof storage === "object") scope = storage;
       } catch {
         // Storage that throws on access (a sandboxed frame): its flows fail on their own.

@@ -142,33 +142,49 @@ function clean(value: unknown, secrets: string[]): string | null {
   // code) blanked first would cut a longer one's echo into pieces the longer pattern no longer
   // finds, and a later pass could match inside an earlier "[redacted]".
   const kept = secrets.filter(Boolean).sort((a, b) => b.length - a.length);
-  // Only the part that can reach the cap is searched: an encoded character is at most 12 long.
-  const tail = 12 * (kept[0]?.length ?? 0);
   const all = String(value);
-  const text = all.slice(0, MAX_TEXT + tail);
-  let out: string;
+  if (kept.join("").length > MAX_SECRETS) {
+    // Not searched: only an error code (RFC 6749 5.2 shape, or OpenRouter's number) holding none
+    // of the secrets is kept, so an app still tells `invalid_grant` apart.
+    return /^[\w.-]{1,64}$/.test(all) && !kept.some((secret) => all.toLowerCase().includes(secret.toLowerCase())) ? all : "[redacted]";
+  }
+  // Only the part that can reach the cap is searched (an encoded character is at most 12 long); a
+  // window cut inside an echo ends in part of a secret no pattern matched, so that tail goes, and
+  // the window grows (a few times at most) while blanked echoes leave less than the cap.
+  const tail = 12 * (kept[0]?.length ?? 0);
+  let out = "";
   try {
-    if (kept.join("").length > MAX_SECRETS) throw 0;
-    out = text.replace(new RegExp([...kept.map(echoes), "\\bsk-or-v\\d+-[\\w-]+"].join("|"), "gi"), "[redacted]");
+    // An OpenRouter key has its version after the prefix, so "task-or-project" is none.
+    const pattern = new RegExp([...kept.map(echoes), "sk-or-v\\d+-[\\w-]+"].join("|"), "gi");
+    for (let end = MAX_TEXT + tail, round = 0; ; round++) {
+      out = all.slice(0, end).replace(pattern, "[redacted]");
+      if (end >= all.length) break;
+      out = out.slice(0, Math.max(0, out.length - tail));
+      if (out.length >= MAX_TEXT || round === 4) break;
+      end += MAX_TEXT - out.length + tail;
+    }
   } catch {
     return "[redacted]";
   }
-  // Text cut inside an echo ends in part of a secret that no pattern matched: that tail goes.
-  return out.slice(0, all.length > text.length ? Math.max(0, out.length - tail) : MAX_TEXT).slice(0, MAX_TEXT);
+  return out.slice(0, MAX_TEXT);
 }
 
-// A pattern for every echo of `secret`: each character as itself (after a JSON backslash or not),
-// percent-encoded (UTF-8, any hex case), as a JSON `\u` escape, or `+` for a space.
+// A pattern for every echo of `secret`: each character as itself, percent-encoded (UTF-8, any hex
+// case), as a JSON `\u` escape, or `+` for a space; and the whole secret JSON-escaped (`\/`, `\\`),
+// as one exact form (an optional backslash per character would make the search exponential).
 function echoes(secret: string): string {
   let pattern = "";
   for (const char of secret) {
     let encoded = "";
     for (const byte of new TextEncoder().encode(char)) encoded += `%${byte.toString(16).padStart(2, "0")}`;
     const unit = char.length === 1 ? `|\\\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}` : "";
-    pattern += `(?:\\\\?${char.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&")}|${encoded}${unit}${char === " " ? "|\\+" : ""})`;
+    pattern += `(?:${literal(char)}|${encoded}${unit}${char === " " ? "|\\+" : ""})`;
   }
-  return pattern;
+  const json = JSON.stringify(secret).slice(1, -1).replace(/\//g, "\\/");
+  return json === secret ? pattern : `${pattern}|${literal(json)}`;
 }
+
+const literal = (text: string) => text.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
 
 // A cause is kept only as its name and cleaned message, never as the original object.
 function safeCause(cause: unknown, secrets: string[]): { cause: Error } | undefined {

@@ -1436,6 +1436,18 @@ describe("flow objects over the same storage share an exchange", () => {
     expect(implicit.status).toBe("authorized");
   });
 
+  it("shares one pasted code between a flow given a sessionStorage getter and one using the default", async () => {
+    const recorder = fetchRecorder(() => json(200, { key: KEY, user_id: "u" }));
+    const headless = () => openRouter({ headless: true, baseUrl: OPENROUTER });
+    const implicit = createFlow(headless(), { fetch: recorder.fetch });
+    const getter = createFlow(headless(), { storage: (() => sessionStorage) as unknown as StorageLike, fetch: recorder.fetch });
+    await implicit.authorize();
+    const [a, b] = await Promise.allSettled([implicit.exchangeCode(CODE), getter.exchangeCode(CODE)]);
+    expect(recorder.calls).toHaveLength(1);
+    expect(a.status).toBe("fulfilled");
+    expect(b).toEqual(a);
+  });
+
   it("shares one pasted code between a flow given sessionStorage and one using the default", async () => {
     const recorder = fetchRecorder(() => json(200, { key: KEY, user_id: "u" }));
     const headless = () => openRouter({ headless: true, baseUrl: OPENROUTER });

@@ -519,7 +519,38 @@ describe("redaction: long secrets, cut echoes, other forms and costs", () => {
   it("leaves ordinary words that merely contain sk-or- alone, and still blanks an OpenRouter key", async () => {
     const words = "pick a task-or-project scope, not a disk-or-memory one";
     expect((await tokenError({ error: "invalid_request", error_description: words }, [])).errorDescription).toBe(words);
-    expect((await tokenError({ error: "invalid_request", error_description: "key SK-OR-V1-abc123 refused" }, [])).errorDescription).toBe("key [redacted] refused");
+    expect((await tokenError({ error: "invalid_request", error_description: "key SK-OR-V1-abc123def456 refused" }, [])).errorDescription).toBe("key [redacted] refused");
+  });
+
+  it("blanks an OpenRouter key after a percent-encoded space, an escaped newline or an underscore", async () => {
+    const key = "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    for (const text of [`Authorization=Bearer%20${key}`, `request was:\\n${key}`, `token_${key}`]) {
+      expect((await tokenError({ error: "invalid_request", error_description: text }, [CODE])).errorDescription).not.toContain("0123456789abcdef");
+    }
+  });
+
+  it("keeps the error code, and only it, when the secrets are too long to search", async () => {
+    const big = "eyJ" + "a".repeat(2100) + ".sig";
+    const refused = await tokenError({ error: "invalid_grant", error_description: `refresh token ${big} expired` }, [big]);
+    expect([refused.error, refused.errorDescription]).toEqual(["invalid_grant", "[redacted]"]);
+    expect((await tokenError({ error: { code: 400, message: "bad code" } }, ["c".repeat(2100)])).error).toBe("400");
+    // An error "code" that holds a secret is not kept.
+    expect((await tokenError({ error: STATE, error_description: "x" }, [big, STATE])).error).not.toContain(STATE);
+  });
+
+  it("keeps the first 1000 characters of a long text whose early echoes were blanked", async () => {
+    const description = `sent ${VERIFIER}; ` + "x".repeat(3000);
+    const error = await tokenError({ error: "invalid_grant", error_description: description }, [VERIFIER]);
+    expect(error.errorDescription).toBe(("sent [redacted]; " + "x".repeat(3000)).slice(0, 1000));
+  });
+
+  it("searches a text of backslashes for a secret of backslashes in linear time", async () => {
+    const code = "\\".repeat(24) + "Z";
+    const started = performance.now();
+    const error = await tokenError({ error: "invalid_grant", error_description: "\\".repeat(48) + code }, [code]);
+    expect(performance.now() - started).toBeLessThan(500);
+    // Leftmost first: the JSON-escaped echo (each backslash doubled) starts 24 characters in.
+    expect(error.errorDescription).toBe("\\".repeat(24) + "[redacted]");
   });
 
   it("cleans a 1 MiB hostile error body quickly, whatever the secrets (no ReDoS)", async () => {
