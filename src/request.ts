@@ -143,25 +143,30 @@ function clean(value: unknown, secrets: string[]): string | null {
   // finds, and a later pass could match inside an earlier "[redacted]".
   const kept = secrets.filter(Boolean).sort((a, b) => b.length - a.length);
   const all = String(value);
+  // An OpenRouter key has its version after the prefix ("task-or-project" is none). Looked for after
+  // the secrets, so it cannot take the start of a secret's echo; a blanked secret inside it counts
+  // as part of it.
+  const key = /sk-or-v\d+-(?:[\w-]|\[redacted\])+/gi;
   if (kept.join("").length > MAX_SECRETS) {
-    // Not searched: only an error code (RFC 6749 5.2 shape, or OpenRouter's number) holding none
-    // of the secrets is kept, so an app still tells `invalid_grant` apart.
-    return /^[\w.-]{1,64}$/.test(all) && !kept.some((secret) => all.toLowerCase().includes(secret.toLowerCase())) ? all : "[redacted]";
+    // Not searched: only an error code (RFC 6749 5.2 shape, or OpenRouter's number) holding no
+    // secret and no key is kept, so an app still tells `invalid_grant` apart.
+    const code = /^[\w.-]{1,64}$/.test(all) && !/sk-or-v\d+-/i.test(all) && !kept.some((secret) => all.toLowerCase().includes(secret.toLowerCase()));
+    return code ? all : "[redacted]";
   }
-  // Only the part that can reach the cap is searched (an encoded character is at most 12 long); a
-  // window cut inside an echo ends in part of a secret no pattern matched, so that tail goes, and
-  // the window grows (a few times at most) while blanked echoes leave less than the cap.
+  // Only the part that can reach the cap is searched (an encoded character is at most 12 long). A
+  // window cut inside an echo ends in part of a secret no pattern matched, so that tail goes; the
+  // window doubles while blanked echoes leave less than the cap (the text is at most 1 MiB).
   const tail = 12 * (kept[0]?.length ?? 0);
   let out = "";
   try {
-    // An OpenRouter key has its version after the prefix, so "task-or-project" is none.
-    const pattern = new RegExp([...kept.map(echoes), "sk-or-v\\d+-[\\w-]+"].join("|"), "gi");
-    for (let end = MAX_TEXT + tail, round = 0; ; round++) {
-      out = all.slice(0, end).replace(pattern, "[redacted]");
+    const pattern = kept.length ? new RegExp(kept.map(echoes).join("|"), "gi") : null;
+    for (let end = MAX_TEXT + tail; ; end = Math.max(2 * end, end + tail + MAX_TEXT)) {
+      out = all.slice(0, end);
+      if (pattern) out = out.replace(pattern, "[redacted]");
+      out = out.replace(key, "[redacted]");
       if (end >= all.length) break;
       out = out.slice(0, Math.max(0, out.length - tail));
-      if (out.length >= MAX_TEXT || round === 4) break;
-      end += MAX_TEXT - out.length + tail;
+      if (out.length >= MAX_TEXT) break;
     }
   } catch {
     return "[redacted]";
@@ -170,18 +175,21 @@ function clean(value: unknown, secrets: string[]): string | null {
 }
 
 // A pattern for every echo of `secret`: each character as itself, percent-encoded (UTF-8, any hex
-// case), as a JSON `\u` escape, or `+` for a space; and the whole secret JSON-escaped (`\/`, `\\`),
-// as one exact form (an optional backslash per character would make the search exponential).
+// case), as JSON `\u` escapes (one per UTF-16 unit), or `+` for a space; and the whole secret
+// JSON-escaped, with and without `\/`, each as one exact form (an optional backslash per character
+// would make the search exponential).
 function echoes(secret: string): string {
   let pattern = "";
   for (const char of secret) {
     let encoded = "";
+    let units = "";
     for (const byte of new TextEncoder().encode(char)) encoded += `%${byte.toString(16).padStart(2, "0")}`;
-    const unit = char.length === 1 ? `|\\\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}` : "";
-    pattern += `(?:${literal(char)}|${encoded}${unit}${char === " " ? "|\\+" : ""})`;
+    for (let i = 0; i < char.length; i++) units += `\\\\u${char.charCodeAt(i).toString(16).padStart(4, "0")}`;
+    pattern += `(?:${literal(char)}|${encoded}|${units}${char === " " ? "|\\+" : ""})`;
   }
-  const json = JSON.stringify(secret).slice(1, -1).replace(/\//g, "\\/");
-  return json === secret ? pattern : `${pattern}|${literal(json)}`;
+  const json = JSON.stringify(secret).slice(1, -1);
+  for (const form of new Set([json, json.replace(/\//g, "\\/")])) if (form !== secret) pattern += `|${literal(form)}`;
+  return pattern;
 }
 
 const literal = (text: string) => text.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");

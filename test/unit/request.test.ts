@@ -553,6 +553,40 @@ describe("redaction: long secrets, cut echoes, other forms and costs", () => {
     expect(error.errorDescription).toBe("\\".repeat(24) + "[redacted]");
   });
 
+  it.each<[string, string, string]>([
+    ["a 128-character verifier echoed 100 times", "Verifier-SENTINEL-" + "a".repeat(110), "raw"],
+    ["a 2,000-character secret echoed percent-encoded 50 times", "\u20ac".repeat(2000), "encoded"],
+  ])("keeps the first 1000 characters after %s", async (_, secret, form) => {
+    const echo = form === "raw" ? secret : encodeURIComponent(secret);
+    const description = `sent ${echo}; `.repeat(form === "raw" ? 100 : 50) + "x".repeat(2000);
+    const error = await tokenError({ error: "invalid_grant", error_description: description }, [secret]);
+    expect(error.errorDescription).toBe(description.split(echo).join("[redacted]").slice(0, 1000));
+  });
+
+  it("blanks a secret's echo first, then a key shape, so neither leaves part of the other", async () => {
+    const verifier = "abcd.Verifier~SENTINEL-tail";
+    const around = await tokenError({ error: "invalid_request", error_description: `key sk-or-v1-xyz${verifier} refused` }, [verifier]);
+    expect(around.errorDescription).toBe("key [redacted] refused");
+    const inside = await tokenError({ error: "invalid_request", error_description: "key sk-or-v1-0123CODE4567 refused" }, ["CODE"]);
+    expect(inside.errorDescription).toBe("key [redacted] refused");
+  });
+
+  it.each<[string, string, string]>([
+    ["an astral character as a JSON surrogate pair", "code\u{1F600}SENTINEL", "bad code code\\ud83d\\ude00SENTINEL"],
+    ["a quote JSON-escaped without \\/", 'co"de/SENTINEL', `bad code ${JSON.stringify('co"de/SENTINEL').slice(1, -1)}`],
+    ["a backslash JSON-escaped with \\/", "co\\de/SENTINEL", "bad code co\\\\de\\/SENTINEL"],
+  ])("blanks an echo with %s", async (_, code, description) => {
+    const error = await tokenError({ error: "invalid_grant", error_description: description }, [code]);
+    expect(error.errorDescription).toBe("bad code [redacted]");
+  });
+
+  it("keeps no key-shaped error code when the secrets are too long to search", async () => {
+    const code = "sk-or-v1-" + "0123456789abcdef".repeat(4).slice(0, 55);
+    for (const secrets of [["c"], ["c".repeat(2100)]]) {
+      expect((await tokenError({ error: code, error_description: "x" }, secrets)).error).toBe("[redacted]");
+    }
+  });
+
   it("cleans a 1 MiB hostile error body quickly, whatever the secrets (no ReDoS)", async () => {
     for (const length of [2000, 6000]) {
       const code = "a".repeat(length);
