@@ -138,15 +138,8 @@ const MAX_SECRETS = 2048;
 // whichever request it came with. Never throws: what cannot be searched is not kept.
 function clean(value: unknown, secrets: string[]): string | null {
   if (typeof value !== "string" && typeof value !== "number") return null;
-  // All secrets in one pass, longest first: one at a time, a short secret (a pasted 1-character
-  // code) blanked first would cut a longer one's echo into pieces the longer pattern no longer
-  // finds, and a later pass could match inside an earlier "[redacted]".
   const kept = secrets.filter(Boolean).sort((a, b) => b.length - a.length);
   const all = String(value);
-  // An OpenRouter key has its version after the prefix ("task-or-project" is none). Looked for after
-  // the secrets, so it cannot take the start of a secret's echo; a blanked secret inside it counts
-  // as part of it.
-  const key = /sk-or-v\d+-(?:[\w-]|\[redacted\])+/gi;
   if (kept.join("").length > MAX_SECRETS) {
     // Not searched: only an error code (RFC 6749 5.2 shape, or OpenRouter's number) holding no
     // secret and no key is kept, so an app still tells `invalid_grant` apart.
@@ -159,11 +152,11 @@ function clean(value: unknown, secrets: string[]): string | null {
   const tail = 12 * (kept[0]?.length ?? 0);
   let out = "";
   try {
-    const pattern = kept.length ? new RegExp(kept.map(echoes).join("|"), "gi") : null;
+    // Each secret on its own, and an OpenRouter key (its version after the prefix, so
+    // "task-or-project" is none): overlapping echoes are all found, and their merged ranges blanked.
+    const patterns = [...kept.map((secret) => new RegExp(echoes(secret), "gi")), /sk-or-v\d+-[\w-]+/gi];
     for (let end = MAX_TEXT + tail; ; end = Math.max(2 * end, end + tail + MAX_TEXT)) {
-      out = all.slice(0, end);
-      if (pattern) out = out.replace(pattern, "[redacted]");
-      out = out.replace(key, "[redacted]");
+      out = blank(all.slice(0, end), patterns);
       if (end >= all.length) break;
       out = out.slice(0, Math.max(0, out.length - tail));
       if (out.length >= MAX_TEXT) break;
@@ -172,6 +165,24 @@ function clean(value: unknown, secrets: string[]): string | null {
     return "[redacted]";
   }
   return out.slice(0, MAX_TEXT);
+}
+
+// Replaces every match of every pattern, each searched on its own over `text` (one blanked first
+// cannot cut another's echo into pieces that escape), merged where they overlap or touch.
+function blank(text: string, patterns: RegExp[]): string {
+  const ranges: number[][] = [];
+  for (const pattern of patterns) for (const match of text.matchAll(pattern)) ranges.push([match.index!, match.index! + match[0].length]);
+  ranges.sort((a, b) => a[0]! - b[0]!);
+  let out = "";
+  let at = 0;
+  for (let i = 0; i < ranges.length; ) {
+    const start = ranges[i]![0]!;
+    let end = ranges[i]![1]!;
+    while (++i < ranges.length && ranges[i]![0]! <= end) end = Math.max(end, ranges[i]![1]!);
+    out += `${text.slice(at, start)}[redacted]`;
+    at = end;
+  }
+  return out + text.slice(at);
 }
 
 // A pattern for every echo of `secret`: each character as itself, percent-encoded (UTF-8, any hex

@@ -313,7 +313,7 @@ describe("readJson", () => {
     expect(caught.errorDescription).not.toContain(VERIFIER.slice(0, 8));
   });
 
-  it("blanks all secrets in one pass, longest first: a short secret inside a longer one cannot split its echo", async () => {
+  it("blanks every secret over the original text: a short secret inside a longer one cannot split its echo", async () => {
     // A pasted 1-character code that occurs in the verifier; blanked first, it would cut the
     // verifier's echo into pieces that no longer match the verifier.
     const short = "e";
@@ -585,6 +585,17 @@ describe("redaction: long secrets, cut echoes, other forms and costs", () => {
     for (const secrets of [["c"], ["c".repeat(2100)]]) {
       expect((await tokenError({ error: code, error_description: "x" }, secrets)).error).toBe("[redacted]");
     }
+  });
+
+  it("blanks a whole key even when a short secret's echo falls inside its prefix", async () => {
+    const error = await tokenError({ error: "invalid_request", error_description: "your key sk-or-v1-0123456789abcdefKEYBODY is invalid" }, ["1"]);
+    expect(error.errorDescription).toBe("your key [redacted] is invalid");
+  });
+
+  it("blanks both secrets when a short one's echo overlaps the start of a longer one's", async () => {
+    const long = "LongSecretTail-0123456789";
+    const error = await tokenError({ error: "invalid_grant", error_description: `got x${long} here` }, [long, "xL"]);
+    expect(error.errorDescription).toBe("got [redacted] here");
   });
 
   it("cleans a 1 MiB hostile error body quickly, whatever the secrets (no ReDoS)", async () => {
