@@ -4,7 +4,7 @@ import { createPkcePair } from "./pkce.js";
 import type { ParamValue, Provider } from "./provider.js";
 import { POPUP_STATE, awaitPopup, isPopupCallback, openPopup, relay } from "./popup.js";
 import { generateState } from "./random.js";
-import { checkSignal, sendRequest } from "./request.js";
+import { checkSignal, checkTimer, sendRequest } from "./request.js";
 import { createTransactionStore, type StorageLike, type Transaction } from "./storage.js";
 
 /** Where a flow is: `idle` -> `redirecting` on the start page; `idle` -> `exchanging` -> `authorized` | `failed` on the callback page. */
@@ -127,7 +127,6 @@ export interface Flow<Result> {
 }
 
 const CALLBACK_PARAMS = new Set(["code", "state", "iss", "error", "error_description", "error_uri", "session_state"]);
-const MAX_TIMER = 2147483647; // 2^31 - 1, as a literal: an expression would stay in every bundle
 // Shared by the flows of the page that share transactions, so StrictMode's double effect (even
 // with two flow objects) sends one request. One map per storage object (the default storage has
 // its own), keyed by key prefix, provider and URL (both before and after the address bar is
@@ -160,9 +159,8 @@ export function createFlow<Result>(provider: Provider<Result>, flowOptions?: Flo
   const options = flowOptions ?? {};
   const { keyPrefix = "pkce-flow:", ttlMs = 600000, timeoutMs = 30000 } = options;
   if (typeof keyPrefix !== "string" || !keyPrefix) fail("invalid_config", "keyPrefix must be a non-empty string");
-  for (const [name, value] of [["ttlMs", ttlMs], ["timeoutMs", timeoutMs]] as const) {
-    if (!(typeof value === "number" && value > 0 && value <= MAX_TIMER)) fail("invalid_config", `${name} must be a number of ms > 0 and <= 2^31 - 1`);
-  }
+  checkTimer(ttlMs, "ttlMs", "invalid_config");
+  checkTimer(timeoutMs, "timeoutMs", "invalid_config");
   const { id } = provider;
   const store = createTransactionStore({ storage: options.storage ?? (() => globalThis.sessionStorage), keyPrefix, ttlMs });
   let scoped: Map<string, Exchange> | undefined;

@@ -14,9 +14,25 @@ export interface SendOptions {
 export type JsonObject = Record<string, unknown>;
 
 const MAX_TEXT = 1000;
-const MAX_TIMER = 2147483647; // 2^31 - 1: setTimeout fires at once for more, as for 0, NaN and Infinity
 // Token, key and metadata answers are small; a larger body is refused, and the rest not downloaded.
 const MAX_BODY = 1048576; // 1 MiB, as a literal: an expression would stay in every bundle
+
+/**
+ * @internal The longest timer a browser keeps, 2^31 - 1 ms: setTimeout fires at once for more, as
+ * for 0, NaN and Infinity. A literal: an expression would stay in every bundle.
+ */
+export const MAX_TIMER = 2147483647;
+
+/** @internal A duration for a timer: a number of ms > 0 and <= {@link MAX_TIMER}; otherwise fails with `code`. */
+export function checkTimer(value: unknown, name: string, code: "invalid_argument" | "invalid_config"): void {
+  if (!(typeof value === "number" && value > 0 && value <= MAX_TIMER)) fail(code, `${name} must be a number of ms > 0 and <= 2^31 - 1`);
+}
+
+/** @internal A caller's `signal`: an `AbortSignal`, or `null` / `undefined` for none (as in fetch). */
+export function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal != null && !(signal instanceof AbortSignal)) fail("invalid_argument", "signal must be an AbortSignal");
+  return (signal ?? undefined) as AbortSignal | undefined;
+}
 
 /**
  * Sends a built request once, without cookies, cache, referrer or redirects, under a timeout, and
@@ -27,16 +43,10 @@ const MAX_BODY = 1048576; // 1 MiB, as a literal: an expression would stay in ev
  *   2xx body that is not a JSON object), `network_error`, `timeout`, `aborted`.
  * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.12
  */
-/** @internal A caller's `signal`: an `AbortSignal`, or `null` / `undefined` for none (as in fetch). */
-export function checkSignal(signal: unknown): AbortSignal | undefined {
-  if (signal != null && !(signal instanceof AbortSignal)) fail("invalid_argument", "signal must be an AbortSignal");
-  return (signal ?? undefined) as AbortSignal | undefined;
-}
-
 export async function sendRequest(request: Request, options?: SendOptions | null, secrets: string[] = []): Promise<JsonObject> {
   const { timeoutMs = 30000, signal: outer } = options ?? {};
   // Checked before anything is sent: a timer out of range fires at once, after fetch was called.
-  if (!(typeof timeoutMs == "number" && timeoutMs > 0 && timeoutMs <= MAX_TIMER)) fail("invalid_argument", "timeoutMs must be a number of ms > 0 and <= 2^31 - 1");
+  checkTimer(timeoutMs, "timeoutMs", "invalid_argument");
   checkSignal(outer);
   const controller = new AbortController();
   const abort = () => controller.abort();
@@ -138,7 +148,7 @@ const MAX_SECRETS = 2048;
 // whichever request it came with. Never throws: what cannot be searched is not kept.
 function clean(value: unknown, secrets: string[]): string | null {
   if (typeof value !== "string" && typeof value !== "number") return null;
-  const kept = secrets.filter(Boolean).sort((a, b) => b.length - a.length);
+  const kept = secrets.filter(Boolean);
   const all = String(value);
   if (kept.join("").length > MAX_SECRETS) {
     // Not searched: only an error code (RFC 6749 5.2 shape, or OpenRouter's number) holding no
@@ -149,7 +159,7 @@ function clean(value: unknown, secrets: string[]): string | null {
   // Only the part that can reach the cap is searched (an encoded character is at most 12 long). A
   // window cut inside an echo ends in part of a secret no pattern matched, so that tail goes; the
   // window doubles while blanked echoes leave less than the cap (the text is at most 1 MiB).
-  const tail = 12 * (kept[0]?.length ?? 0);
+  const tail = 12 * Math.max(0, ...kept.map((secret) => secret.length));
   let out = "";
   try {
     // Each secret on its own, and an OpenRouter key (its version after the prefix, so
@@ -170,15 +180,14 @@ function clean(value: unknown, secrets: string[]): string | null {
 // Replaces every match of every pattern, each searched on its own over `text` (one blanked first
 // cannot cut another's echo into pieces that escape), merged where they overlap or touch.
 function blank(text: string, patterns: RegExp[]): string {
-  const ranges: number[][] = [];
+  const ranges: Array<[number, number]> = [];
   for (const pattern of patterns) for (const match of text.matchAll(pattern)) ranges.push([match.index!, match.index! + match[0].length]);
-  ranges.sort((a, b) => a[0]! - b[0]!);
+  ranges.sort((a, b) => a[0] - b[0]);
   let out = "";
   let at = 0;
   for (let i = 0; i < ranges.length; ) {
-    const start = ranges[i]![0]!;
-    let end = ranges[i]![1]!;
-    while (++i < ranges.length && ranges[i]![0]! <= end) end = Math.max(end, ranges[i]![1]!);
+    let [start, end] = ranges[i]!;
+    while (++i < ranges.length && ranges[i]![0] <= end) end = Math.max(end, ranges[i]![1]);
     out += `${text.slice(at, start)}[redacted]`;
     at = end;
   }

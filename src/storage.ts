@@ -1,5 +1,6 @@
 import { PkceError, fail } from "./errors.js";
 import type { CodeChallengeMethod } from "./pkce.js";
+import { MAX_TIMER } from "./request.js";
 
 /** The part of the Web Storage API this library uses; `sessionStorage` is one. */
 export interface StorageLike {
@@ -115,7 +116,7 @@ export function createTransactionStore(options: StoreOptions): TransactionStore 
   // the largest ttlMs (2^31 - 1) is no flow's and falls back to ours.
   const expired = (tx: Transaction | null): boolean => {
     const age = tx ? now() - tx.createdAt : Infinity;
-    const life = tx && typeof tx.expiresAt === "number" && tx.expiresAt - tx.createdAt <= 2147483647 ? tx.expiresAt - tx.createdAt : ttlMs;
+    const life = tx && typeof tx.expiresAt === "number" && tx.expiresAt - tx.createdAt <= MAX_TIMER ? tx.expiresAt - tx.createdAt : ttlMs;
     return age > life || age < 0;
   };
   const removeKey = (key: string) => {

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PkceError, TokenError, createFlow, oauth2, openRouter, refresh, userinfo } from "../../src/index.ts";
-import { field, readJson, sendRequest } from "../../src/request.ts";
+import { field, readJson, sendRequest, type SendOptions } from "../../src/request.ts";
 import { rejection, thrown } from "./helpers/errors.ts";
 import { fetchRecorder, hang, json, never, text } from "./helpers/fetch.ts";
 import { MemoryStorage } from "./helpers/storage.ts";
@@ -102,19 +102,22 @@ describe("sendRequest", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it.each([
-    ["Infinity", Number.POSITIVE_INFINITY],
-    ["0", 0],
-    ["-1", -1],
-    ["NaN", Number.NaN],
-    ["2^31", 2 ** 31],
-    ["a string", "5000"],
-  ])("refuses timeoutMs %s with invalid_argument before sending, leaving no timer", async (_, timeoutMs) => {
+  it.each<[string, SendOptions, string]>([
+    ["timeoutMs Infinity", { timeoutMs: Number.POSITIVE_INFINITY }, "timeoutMs"],
+    ["timeoutMs 0", { timeoutMs: 0 }, "timeoutMs"],
+    ["timeoutMs -1", { timeoutMs: -1 }, "timeoutMs"],
+    ["timeoutMs NaN", { timeoutMs: Number.NaN }, "timeoutMs"],
+    ["timeoutMs 2^31", { timeoutMs: 2 ** 31 }, "timeoutMs"],
+    ["timeoutMs as a string", { timeoutMs: "5000" as unknown as number }, "timeoutMs"],
+    ["a signal that is a plain object", { signal: {} as AbortSignal }, "AbortSignal"],
+    ["a signal that is an object with the listener methods", { signal: { aborted: false, addEventListener() {}, removeEventListener() {} } as unknown as AbortSignal }, "AbortSignal"],
+    ["a signal that is a string", { signal: "abort" as unknown as AbortSignal }, "AbortSignal"],
+  ])("refuses %s with invalid_argument before sending, leaving no timer", async (_, options, named) => {
     vi.useFakeTimers();
     const recorder = fetchRecorder(() => json(200, {}));
-    const error = await rejection(sendRequest(tokenRequest(), { fetch: recorder.fetch, timeoutMs: timeoutMs as number }));
+    const error = await rejection(sendRequest(tokenRequest(), { fetch: recorder.fetch, ...options }));
     expect(error.code).toBe("invalid_argument");
-    expect(error.message).toContain("timeoutMs");
+    expect(error.message).toContain(named);
     expect(recorder.calls).toHaveLength(0);
     expect(vi.getTimerCount()).toBe(0);
   });
@@ -129,20 +132,6 @@ describe("sendRequest", () => {
     expect(settled).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
     expect((await result).code).toBe("timeout");
-  });
-
-  it.each([
-    ["a plain object", {}],
-    ["an object with the listener methods", { aborted: false, addEventListener() {}, removeEventListener() {} }],
-    ["a string", "abort"],
-  ])("refuses a signal that is %s with invalid_argument before sending, leaving no timer", async (_, signal) => {
-    vi.useFakeTimers();
-    const recorder = fetchRecorder(() => json(200, {}));
-    const error = await rejection(sendRequest(tokenRequest(), { fetch: recorder.fetch, signal: signal as AbortSignal }));
-    expect(error.code).toBe("invalid_argument");
-    expect(error.message).toContain("AbortSignal");
-    expect(recorder.calls).toHaveLength(0);
-    expect(vi.getTimerCount()).toBe(0);
   });
 
   it("takes null options, and a null signal, as none (as fetch does)", async () => {
